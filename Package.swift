@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Postern",
+    products: [
+        .executable(name: "postern", targets: ["postern"]),
+    ],
+    targets: [
+        // C libraries through module maps; static-inline shims only for macros and variadics.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // GNU-only libc calls (accept4, splice, pipe2, ...) hidden by the Glibc module.
+        .target(name: "CNetShims"),
+
+        // Pure protocol code: no sockets, clocks or threads.
+        .target(name: "Protocols"),
+        // auth_http client and (later) the SQLite cache.
+        .target(name: "AuthCache", dependencies: ["CCurl", "CSQLite"]),
+        // Config, CLI, listeners, sessions, relay, TLS, logging.
+        .target(name: "Server", dependencies: ["Protocols", "AuthCache", "COpenSSL", "CNetShims"]),
+        .executableTarget(name: "postern", dependencies: ["Server"]),
+
+        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols"]),
+        .testTarget(name: "AuthCacheTests", dependencies: ["AuthCache"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Protocols", "AuthCache"]),
+        // Runs the built binary against real Dovecot and an auth service; finds fixtures by #filePath.
+        .testTarget(name: "IntegrationTests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

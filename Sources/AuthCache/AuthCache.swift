@@ -1,0 +1,1 @@
+// AuthCache: the auth_http client and the SQLite cache.

@@ -1,0 +1,18 @@
+#ifndef POSTERN_CNETSHIMS_H
+#define POSTERN_CNETSHIMS_H
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stddef.h>
+
+/* GNU extensions that the Glibc module hides; plain-typed so Swift can call them. */
+int cnet_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+ssize_t cnet_splice(int fd_in, int fd_out, size_t len, unsigned int flags);
+int cnet_pipe2(int fds[2], int flags);
+int cnet_set_pipe_size(int fd, int size);
+int cnet_set_thread_name(const char *name);
+long cnet_gettid(void);
+int cnet_sock_nonblock(void);
+int cnet_sock_cloexec(void);
+unsigned int cnet_splice_f_move(void);
+unsigned int cnet_splice_f_nonblock(void);
+#endif

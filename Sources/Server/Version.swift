@@ -1,0 +1,1 @@
+public let posternVersion = "0.1.0"

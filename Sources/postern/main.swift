@@ -1,0 +1,2 @@
+import Server
+print("postern \(posternVersion)")
