@@ -103,7 +103,8 @@ public struct IMAPBackendLogin: Sendable {
             return [.sendToBackend(password + Array("\r\n".utf8))]
         case .taggedReply:
             // draft-crispin-imapv: an untagged CAPABILITY may precede the
-            // tagged reply (SmarterMail, Gmail); nginx relays it.
+            // tagged reply (SmarterMail, Gmail); current nginx relays it
+            // (1.22 still refused it as an invalid response).
             if line.starts(with: Array("* ".utf8)) {
                 untagged += line + Array("\r\n".utf8)
                 if untagged.count > lines.limit * maxUntaggedLines {

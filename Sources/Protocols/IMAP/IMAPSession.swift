@@ -328,6 +328,9 @@ public struct IMAPSession: Sendable {
     /// AUTHENTICATE mechanism [initial-response]: nginx takes PLAIN, LOGIN
     /// and EXTERNAL with at most one more argument, CRAM-MD5 with none, and
     /// refuses CRAM-MD5 and EXTERNAL unless `imap_auth` enables them.
+    /// (nginx checks `imap_auth` for EXTERNAL only without an initial
+    /// response, so `AUTHENTICATE EXTERNAL <b64>` slips past it there; we
+    /// check both forms.)
     private func allowedMechanism(_ command: IMAPCommand) -> SASLMechanism? {
         guard let first = command.arguments.first, let mechanism = SASLMechanism(name: first) else { return nil }
         let extra = command.arguments.count - 1
