@@ -91,7 +91,10 @@ public final class AcceptLoop: Sendable {
                 continue
             }
             if fds[0].revents != 0 { wake.drain() }
-            for (index, entry) in listeners.enumerated() where fds.count > index + 1 && fds[index + 1].revents != 0 {
+            // A listener removed while we polled must not accept any more.
+            let current = state.withLock { $0.listeners.mapValues { ObjectIdentifier($0) } }
+            for (index, entry) in listeners.enumerated()
+            where fds.count > index + 1 && fds[index + 1].revents != 0 && current[entry.key] == ObjectIdentifier(entry.value) {
                 if !acceptBatch(from: entry.value, id: entry.key) {
                     pausedUntil = .after(millis: pauseMillis)
                     if !loggedExhaustion {
