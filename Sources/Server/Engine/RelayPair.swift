@@ -1,0 +1,227 @@
+import Glibc
+import Synchronization
+
+/// Per-pair relay settings (from the server block that owns the session).
+public struct RelayOptions: Sendable, Equatable {
+    /// nginx `proxy_buffer`: the most bytes held per direction.
+    public var bufferSize: Int
+    /// nginx `proxy_timeout`: close when neither direction moved for this long.
+    public var idleTimeoutMillis: Int
+    /// true: EOF from one side becomes shutdown(SHUT_WR) on the other once its
+    /// bytes are delivered, and the pair closes when both directions ended.
+    /// false: nginx's mail proxy behaviour, which closes the pair as soon as
+    /// one side ended and its bytes were delivered.
+    public var propagateHalfClose: Bool
+
+    public init(bufferSize: Int = 16 * 1024, idleTimeoutMillis: Int = 24 * 3_600_000, propagateHalfClose: Bool = true) {
+        self.bufferSize = max(bufferSize, 64)
+        self.idleTimeoutMillis = idleTimeoutMillis
+        self.propagateHalfClose = propagateHalfClose
+    }
+}
+
+public enum RelaySide: Sendable, Equatable { case client, backend }
+
+/// Why a relayed pair ended (the session's final `reason=`).
+public enum RelayCloseReason: Sendable, Equatable {
+    /// The side ended its stream first (read end of stream).
+    case closedBy(RelaySide)
+    case idleTimeout
+    case failed(RelaySide, Errno)
+    /// Fast stop or `closeAll()`.
+    case stopped
+}
+
+/// What a pair moved, reported once when it closes.
+public struct RelayStats: Sendable, Equatable {
+    public var bytesClientToBackend: UInt64
+    public var bytesBackendToClient: UInt64
+    public var duration: Duration
+    public var reason: RelayCloseReason
+}
+
+/// Engine-wide live numbers, readable from any thread for status lines and tests.
+final class RelayCounters: Sendable {
+    let livePairs = Atomic<Int>(0)
+    let buffersInUse = Atomic<Int>(0)
+    let bufferedBytes = Atomic<Int>(0)
+}
+
+/// One direction of a pair: source → buffer → destination.
+struct RelayDirection {
+    var buffer: UnsafeMutableRawBufferPointer?
+    var start = 0
+    var end = 0
+    var sourceEnded = false
+    var shutdownSent = false
+    var bytes: UInt64 = 0
+
+    var pending: Int { end - start }
+    /// Room to read into: no buffer yet (one is taken on demand) or space left.
+    func hasRoom(capacity: Int) -> Bool { buffer == nil || end < capacity || start > 0 }
+    var finished: Bool { sourceEnded && pending == 0 && shutdownSent }
+}
+
+/// A client/backend pair owned by one relay thread.
+final class RelayPair {
+    let client: any RelayEndpoint
+    let backend: any RelayEndpoint
+    let options: RelayOptions
+    let onClose: @Sendable (RelayStats) -> Void
+    let startedAt: Int64
+    var lastActivity: Int64
+    var toBackend = RelayDirection()
+    var toClient = RelayDirection()
+    var firstEnded: RelaySide?
+    var closeReason: RelayCloseReason?
+
+    init(client: any RelayEndpoint, backend: any RelayEndpoint, options: RelayOptions,
+         onClose: @escaping @Sendable (RelayStats) -> Void, now: Int64) {
+        self.client = client
+        self.backend = backend
+        self.options = options
+        self.onClose = onClose
+        self.startedAt = now
+        self.lastActivity = now
+    }
+
+    var idleDeadline: Int64 { lastActivity &+ Int64(options.idleTimeoutMillis) * 1_000_000 }
+
+    /// poll events for the client and the backend descriptors. A side that is
+    /// not to be read (its buffer toward the other side is full: back-pressure)
+    /// and has nothing to be written gets no events at all.
+    func pollEvents() -> (client: Int16, backend: Int16) {
+        (events(for: client, reading: toBackend, writing: toClient),
+         events(for: backend, reading: toClient, writing: toBackend))
+    }
+
+    private func events(for endpoint: any RelayEndpoint, reading: RelayDirection, writing: RelayDirection) -> Int16 {
+        var e: Int16 = 0
+        let wantsRead = !reading.sourceEnded && reading.hasRoom(capacity: options.bufferSize)
+        if wantsRead { e |= Int16(POLLIN) }
+        if writing.pending > 0 { e |= Int16(POLLOUT) }
+        if wantsRead && endpoint.needsPollOutToRead { e |= Int16(POLLOUT) }
+        if writing.pending > 0 && endpoint.needsPollInToWrite { e |= Int16(POLLIN) }
+        return e
+    }
+
+    /// Whether a side has decrypted bytes waiting (TLS) and must be served without polling.
+    var hasBufferedInput: Bool {
+        (!toBackend.sourceEnded && client.hasBufferedInput) || (!toClient.sourceEnded && backend.hasBufferedInput)
+    }
+
+    /// Moves bytes both ways after poll; sets `closeReason` when the pair is done.
+    func service(clientEvents: Int16, backendEvents: Int16, pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
+        let readable = Int16(POLLIN | POLLHUP | POLLERR)
+        let writable = Int16(POLLOUT | POLLHUP | POLLERR)
+        pump(&toBackend, from: client, fromSide: .client, to: backend, toSide: .backend,
+             sourceReady: clientEvents & readable != 0, destinationReady: backendEvents & writable != 0,
+             pool: pool, counters: counters, now: now)
+        if closeReason != nil { return }
+        pump(&toClient, from: backend, fromSide: .backend, to: client, toSide: .client,
+             sourceReady: backendEvents & readable != 0, destinationReady: clientEvents & writable != 0,
+             pool: pool, counters: counters, now: now)
+        if closeReason != nil { return }
+
+        if options.propagateHalfClose {
+            if toBackend.finished && toClient.finished { closeReason = .closedBy(firstEnded ?? .client) }
+        } else if let first = firstEnded {
+            // nginx closes once the ended side's bytes have been delivered.
+            let direction = first == .client ? toBackend : toClient
+            if direction.pending == 0 { closeReason = .closedBy(first) }
+        }
+    }
+
+    /// Bounded rounds per wake-up so one busy pair cannot starve the others.
+    private static let roundsPerWake = 8
+
+    private func pump(_ d: inout RelayDirection, from source: any RelayEndpoint, fromSide: RelaySide,
+                      to destination: any RelayEndpoint, toSide: RelaySide,
+                      sourceReady: Bool, destinationReady: Bool,
+                      pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
+        var canRead = sourceReady || source.hasBufferedInput
+        var canWrite = destinationReady
+        let capacity = options.bufferSize
+        for _ in 0..<Self.roundsPerWake {
+            var progressed = false
+            if d.pending > 0 && canWrite, let buffer = d.buffer {
+                switch destination.write(from: UnsafeRawBufferPointer(rebasing: buffer[d.start..<d.end])) {
+                case .transferred(let n):
+                    d.start += n
+                    d.bytes += UInt64(n)
+                    lastActivity = now
+                    counters.bufferedBytes.subtract(n, ordering: .relaxed)
+                    progressed = n > 0
+                    if d.pending == 0 { release(&d, pool: pool, counters: counters) }
+                case .wouldBlock:
+                    canWrite = false
+                case .endOfStream:
+                    fail(toSide, .brokenPipe); return
+                case .failed(let e):
+                    fail(toSide, e); return
+                }
+            }
+            if !d.sourceEnded && canRead && d.hasRoom(capacity: capacity) {
+                if d.buffer == nil {
+                    d.buffer = pool.take(size: capacity)
+                    counters.buffersInUse.add(1, ordering: .relaxed)
+                } else if d.end == capacity, let buffer = d.buffer {
+                    // Compact: slide the undelivered bytes to the front.
+                    buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + d.start, byteCount: d.pending)
+                    d.end = d.pending
+                    d.start = 0
+                }
+                let buffer = d.buffer!
+                switch source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[d.end..<capacity])) {
+                case .transferred(let n):
+                    d.end += n
+                    lastActivity = now
+                    counters.bufferedBytes.add(n, ordering: .relaxed)
+                    progressed = n > 0
+                    // Try to forward at once: the destination is usually writable.
+                    canWrite = true
+                case .wouldBlock:
+                    canRead = source.hasBufferedInput
+                case .endOfStream:
+                    d.sourceEnded = true
+                    if firstEnded == nil { firstEnded = fromSide }
+                case .failed(let e):
+                    fail(fromSide, e); return
+                }
+                if d.pending == 0 && d.buffer != nil { release(&d, pool: pool, counters: counters) }
+            }
+            if !progressed { break }
+        }
+        if d.sourceEnded && d.pending == 0 && !d.shutdownSent {
+            d.shutdownSent = true
+            if options.propagateHalfClose { destination.shutdownWrite() }
+        }
+    }
+
+    private func release(_ d: inout RelayDirection, pool: RelayBufferPool, counters: RelayCounters) {
+        guard let buffer = d.buffer else { return }
+        pool.give(buffer)
+        counters.buffersInUse.subtract(1, ordering: .relaxed)
+        d.buffer = nil
+        d.start = 0
+        d.end = 0
+    }
+
+    /// A failure on a side that already ended its stream is that side's close
+    /// (e.g. a client that closed fully resets the reply we were still sending).
+    private func fail(_ side: RelaySide, _ error: Errno) {
+        if firstEnded == side { closeReason = .closedBy(side) } else { closeReason = .failed(side, error) }
+    }
+
+    /// Closes both endpoints, returns the buffers and reports the stats. The one close path.
+    func finish(reason: RelayCloseReason, pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
+        counters.bufferedBytes.subtract(toBackend.pending + toClient.pending, ordering: .relaxed)
+        release(&toBackend, pool: pool, counters: counters)
+        release(&toClient, pool: pool, counters: counters)
+        client.close()
+        backend.close()
+        counters.livePairs.subtract(1, ordering: .relaxed)
+        onClose(RelayStats(bytesClientToBackend: toBackend.bytes, bytesBackendToClient: toClient.bytes,
+                           duration: .nanoseconds(now - startedAt), reason: reason))
+    }
+}
