@@ -17,6 +17,17 @@ import Testing
 /// - `# ...` comment. The first line states the property tested.
 ///
 /// The client's bytes are fed whole, and (when `byteByByte`) one at a time.
+/// The calls every pre-auth session offers; the transcript drives any of them.
+protocol PreAuthSession {
+    mutating func start() -> [SessionAction]
+    mutating func receive(_ bytes: some Collection<UInt8>) -> [SessionAction]
+    mutating func authFinished(_ result: AuthResult) -> [SessionAction]
+    mutating func tlsEstablished() -> [SessionAction]
+}
+
+extension IMAPSession: PreAuthSession {}
+extension POP3Session: PreAuthSession {}
+
 struct IMAPTranscript {
     enum Event: Equatable {
         case bytes([UInt8])
@@ -25,7 +36,12 @@ struct IMAPTranscript {
 
     static func run(_ script: String, settings: IMAPSessionSettings = IMAPSessionSettings(),
                     byteByByte: Bool, sourceLocation: SourceLocation = #_sourceLocation) -> IMAPSession {
-        var session = IMAPSession(settings: settings)
+        run(script, session: IMAPSession(settings: settings), byteByByte: byteByByte, sourceLocation: sourceLocation)
+    }
+
+    static func run<S: PreAuthSession>(_ script: String, session initial: S,
+                                       byteByByte: Bool, sourceLocation: SourceLocation = #_sourceLocation) -> S {
+        var session = initial
         var pending: [Event] = []
 
         func absorb(_ actions: [SessionAction]) {
@@ -144,6 +160,15 @@ func runIMAPTranscript(_ script: String, settings: IMAPSessionSettings = IMAPSes
                        sourceLocation: SourceLocation = #_sourceLocation) {
     _ = IMAPTranscript.run(script, settings: settings, byteByByte: false, sourceLocation: sourceLocation)
     _ = IMAPTranscript.run(script, settings: settings, byteByByte: true, sourceLocation: sourceLocation)
+}
+
+/// Runs a POP3 transcript whole and byte by byte.
+func runPOP3Transcript(_ script: String, settings: POP3SessionSettings = POP3SessionSettings(),
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+    for byByte in [false, true] {
+        _ = IMAPTranscript.run(script, session: POP3Session(settings: settings), byteByByte: byByte,
+                               sourceLocation: sourceLocation)
+    }
 }
 
 extension String {
