@@ -106,8 +106,11 @@ final class RelayPair {
     }
 
     /// Whether a side has decrypted bytes waiting (TLS) and must be served without polling.
+    /// Only counts while there is room to read into, or a full buffer would spin the loop.
     var hasBufferedInput: Bool {
-        (!toBackend.sourceEnded && client.hasBufferedInput) || (!toClient.sourceEnded && backend.hasBufferedInput)
+        let capacity = options.bufferSize
+        return (!toBackend.sourceEnded && toBackend.hasRoom(capacity: capacity) && client.hasBufferedInput)
+            || (!toClient.sourceEnded && toClient.hasRoom(capacity: capacity) && backend.hasBufferedInput)
     }
 
     /// Moves bytes both ways after poll; sets `closeReason` when the pair is done.
