@@ -139,6 +139,12 @@ public final class Socket: Sendable {
         }
     }
 
+    /// Runs `body` and closes the socket afterwards, whatever happens.
+    public func closeAfter<R, E: Error>(_ body: (Socket) throws(E) -> R) throws(E) -> R {
+        defer { close() }
+        return try body(self)
+    }
+
     // MARK: Options
 
     public func setNoDelay(_ on: Bool = true) throws(Errno) {
