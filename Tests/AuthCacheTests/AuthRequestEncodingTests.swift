@@ -147,6 +147,52 @@ struct AuthRequestEncodingTests {
         #expect(!authRequestHeaderLines(r, host: "h").contains { $0.hasPrefix("Client-Host") })
     }
 
+    /// Golden lines recorded from nginx 1.22.1 (IMAP LOGIN "joe u%s\x01" "p \x7F\xE9%",
+    /// two auth_http_header lines); Postern differs only in escaping DEL as %7F.
+    @Test func matchesNginxRecordedIMAPLogin() {
+        let r = AuthRequest(
+            method: "plain", user: Array("joe u%s".utf8) + [0x01], password: [0x70, 0x20, 0x7F, 0xE9, 0x25],
+            protocolName: "imap", loginAttempt: 1, clientIP: "127.0.0.1",
+            extraHeaders: [AuthHTTPExtraHeader(name: "X-Auth-Key", value: "secret key"),
+                           AuthHTTPExtraHeader(name: "X-Two", value: "b")])
+        let nginxSent: [[UInt8]] = [
+            Array("Host: 127.0.0.1".utf8),
+            Array("Auth-Method: plain".utf8),
+            Array("Auth-User: joe%20u%25s%01".utf8),
+            Array("Auth-Pass: p%20".utf8) + [0x7F, 0xE9] + Array("%25".utf8),
+            Array("Auth-Protocol: imap".utf8),
+            Array("Auth-Login-Attempt: 1".utf8),
+            Array("Client-IP: 127.0.0.1".utf8),
+            Array("X-Auth-Key: secret key".utf8),
+            Array("X-Two: b".utf8),
+        ]
+        var expected = nginxSent
+        expected[3] = Array("Auth-Pass: p%20%7F".utf8) + [0xE9] + Array("%25".utf8)
+        #expect(authRequestHeaderFields(r, host: "127.0.0.1") == expected)
+    }
+
+    /// Golden lines recorded from nginx 1.22.1 for POP3 APOP and for SMTP with smtp_auth none.
+    @Test func matchesNginxRecordedAPOPAndSMTPNone() {
+        let apop = AuthRequest(
+            method: "apop", user: Array("bob".utf8), password: Array("0123456789abcdef0123456789abcdef".utf8),
+            salt: Array("<369540699.1795744259@vm>".utf8), protocolName: "pop3", clientIP: "127.0.0.1")
+        #expect(authRequestHeaderLines(apop, host: "127.0.0.1") == [
+            "Host: 127.0.0.1", "Auth-Method: apop", "Auth-User: bob",
+            "Auth-Pass: 0123456789abcdef0123456789abcdef", "Auth-Salt: <369540699.1795744259@vm>",
+            "Auth-Protocol: pop3", "Auth-Login-Attempt: 1", "Client-IP: 127.0.0.1",
+        ])
+        let smtp = AuthRequest(
+            method: "none", user: [], password: [], protocolName: "smtp", clientIP: "127.0.0.1",
+            clientHost: AuthRequest.hostUnavailable, smtpHelo: Array("client.example".utf8),
+            smtpFrom: Array("MAIL FROM:<a@b.example> SIZE=100".utf8), smtpTo: Array("RCPT TO:<c@d.example>".utf8))
+        #expect(authRequestHeaderLines(smtp, host: "127.0.0.1") == [
+            "Host: 127.0.0.1", "Auth-Method: none", "Auth-User: ", "Auth-Pass: ", "Auth-Protocol: smtp",
+            "Auth-Login-Attempt: 1", "Client-IP: 127.0.0.1", "Client-Host: [UNAVAILABLE]",
+            "Auth-SMTP-Helo: client.example", "Auth-SMTP-From: MAIL FROM:<a@b.example> SIZE=100",
+            "Auth-SMTP-To: RCPT TO:<c@d.example>",
+        ])
+    }
+
     /// The log description of a request never contains the password.
     @Test func descriptionHidesPassword() {
         let r = AuthRequest(method: "plain", user: Array("bob".utf8), password: Array("hunter2".utf8),
