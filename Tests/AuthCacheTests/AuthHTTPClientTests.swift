@@ -155,4 +155,37 @@ struct AuthHTTPClientTests {
             Issue.record("inet request after unix did not reach the inet service")
         }
     }
+
+    /// Auth-Status WAIT repeats the same request after Auth-Wait seconds until an answer comes.
+    @Test func followsWait() throws {
+        let stub = try AuthStub(scenario: "wait")
+        let client = try AuthHTTPClient()
+        var slept: [Int] = []
+        let result = client.authenticateFollowingWait(request(), url: url(stub), timeoutMillis: 5000,
+                                                      maxWaitRounds: 5, sleep: { slept.append($0) })
+        #expect(result == .success(.accepted(server: "127.0.0.1", port: 143, user: nil, password: nil, cacheTTL: nil)))
+        #expect(slept == [1, 1])
+        let recorded = try stub.requests()
+        #expect(recorded.count == 3)
+        #expect(recorded.allSatisfy { $0.headers.contains { $0 == ("Auth-Login-Attempt", "3") } })
+    }
+
+    /// Repeats after WAIT are capped; past the cap the client gets a temporary failure.
+    @Test func waitRoundsAreCapped() throws {
+        let stub = try AuthStub(scenario: "wait")
+        let client = try AuthHTTPClient()
+        let result = client.authenticateFollowingWait(request(), url: url(stub), timeoutMillis: 5000,
+                                                      maxWaitRounds: 1, sleep: { _ in })
+        #expect(result == .success(.tempFail(reason: "still sent Auth-Status: WAIT after 1 repeats")))
+        #expect(try stub.requests().count == 2)
+    }
+
+    /// The default sleeper waits the given seconds once (and returns at once for 0).
+    @Test func sleepSecondsWaitsOnce() {
+        let start = ContinuousClock.now
+        sleepSeconds(0)
+        sleepSeconds(1)
+        let elapsed = millis(since: start)
+        #expect(elapsed >= 990 && elapsed < 1500, "took \(elapsed) ms")
+    }
 }

@@ -1,4 +1,5 @@
 import CCurl
+import Glibc
 
 /// The auth_http client: one per worker thread (it owns a libcurl easy
 /// handle, which must stay on one thread, so it is not Sendable).
@@ -54,6 +55,26 @@ public final class AuthHTTPClient {
             return .failure(error)
         case .success(let head):
             return .success(checkAuthResponse(parseAuthResponse(status: head.status, headers: head.headers), for: request))
+        }
+    }
+
+    /// `authenticate`, following `Auth-Status: WAIT` as nginx does: the same
+    /// request is sent again after `Auth-Wait` seconds (same login attempt
+    /// number). nginx repeats without bound; here at most `maxWaitRounds`
+    /// repeats, then a temporary failure. `sleep` is injectable for tests.
+    public func authenticateFollowingWait(
+        _ request: AuthRequest, url: AuthHTTPURL, timeoutMillis: Int, maxWaitRounds: Int = 3,
+        sleep: (Int) -> Void = sleepSeconds
+    ) -> Result<AuthResponse, AuthHTTPError> {
+        var rounds = 0
+        while true {
+            let result = authenticate(request, url: url, timeoutMillis: timeoutMillis)
+            guard case .success(.retry(let seconds)) = result else { return result }
+            guard rounds < maxWaitRounds else {
+                return .success(.tempFail(reason: "still sent Auth-Status: WAIT after \(rounds) repeats"))
+            }
+            rounds += 1
+            sleep(seconds)
         }
     }
 
@@ -146,6 +167,17 @@ public final class AuthHTTPClient {
         default:
             return .transferFailed(service: service, cause: cause)
         }
+    }
+}
+
+/// Blocks the calling thread; nanosleep resumes after EINTR.
+public func sleepSeconds(_ seconds: Int) {
+    guard seconds > 0 else { return }
+    var request = timespec(tv_sec: seconds, tv_nsec: 0)
+    var remaining = timespec()
+    for _ in 0..<1000 {
+        if nanosleep(&request, &remaining) == 0 || errno != EINTR { return }
+        request = remaining
     }
 }
 

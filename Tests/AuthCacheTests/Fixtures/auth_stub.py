@@ -15,6 +15,7 @@ Scenarios:
   slow        sleeps 5 s before answering
   close       HTTP/1.0 answer, then closes the connection (like nginx's peers)
   bighead     a 20 KB header
+  wait        Auth-Status: WAIT, Auth-Wait: 1 for the first two requests, then OK
 Exits when stdin closes (the test process went away) or after 120 s.
 """
 import json
@@ -29,6 +30,7 @@ from http.server import BaseHTTPRequestHandler
 scenario, record_file = sys.argv[1], sys.argv[2]
 unix_path = sys.argv[3][5:] if len(sys.argv) > 3 and sys.argv[3].startswith("unix:") else None
 lock = threading.Lock()
+served = [0]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -72,6 +74,15 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, [("Auth-Status", "OK"), ("Auth-Server", "127.0.0.1"),
                               ("Auth-Port", "110")])
             self.close_connection = True
+        elif scenario == "wait":
+            with lock:
+                served[0] += 1
+                n = served[0]
+            if n <= 2:
+                self.answer(200, [("Auth-Status", "WAIT"), ("Auth-Wait", "1")])
+            else:
+                self.answer(200, [("Auth-Status", "OK"), ("Auth-Server", "127.0.0.1"),
+                                  ("Auth-Port", "143")])
         elif scenario == "bighead":
             self.answer(200, [("Auth-Status", "OK"), ("X-Filler", "x" * 20000)])
         else:
