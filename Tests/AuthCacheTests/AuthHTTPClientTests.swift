@@ -188,4 +188,21 @@ struct AuthHTTPClientTests {
         let elapsed = millis(since: start)
         #expect(elapsed >= 990 && elapsed < 1500, "took \(elapsed) ms")
     }
+
+    /// Empty values (SMTP without AUTH has no user or password) still reach the wire, as nginx sends them.
+    @Test func emptyValuesAreSent() throws {
+        let stub = try AuthStub(scenario: "rejected")
+        let client = try AuthHTTPClient()
+        let smtp = AuthRequest(method: "none", user: [], password: [], protocolName: "smtp", clientIP: "127.0.0.1",
+                               clientHost: AuthRequest.hostUnavailable, smtpHelo: Array("h.example".utf8),
+                               extraHeaders: [AuthHTTPExtraHeader(name: "X-Empty", value: "")])
+        _ = client.authenticate(smtp, url: url(stub), timeoutMillis: 5000)
+        let recorded = try stub.requests()
+        try #require(recorded.count == 1)
+        #expect(recorded[0].headers.map { "\($0.0): \($0.1)" } == [
+            "Host: 127.0.0.1", "Auth-Method: none", "Auth-User: ", "Auth-Pass: ", "Auth-Protocol: smtp",
+            "Auth-Login-Attempt: 1", "Client-IP: 127.0.0.1", "Client-Host: [UNAVAILABLE]",
+            "Auth-SMTP-Helo: h.example", "Auth-SMTP-From: ", "Auth-SMTP-To: ", "X-Empty: ",
+        ])
+    }
 }

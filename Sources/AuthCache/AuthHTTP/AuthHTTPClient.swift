@@ -85,7 +85,7 @@ public final class AuthHTTPClient {
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
         for field in authRequestHeaderFields(request, host: url.hostHeader) {
-            guard let appended = appendHeader(headerList, field) else {
+            guard let appended = appendHeader(headerList, curlHeaderLine(field)) else {
                 return .failure(.clientSetupFailed(cause: "curl_slist_append failed"))
             }
             headerList = appended
@@ -168,6 +168,18 @@ public final class AuthHTTPClient {
             return .transferFailed(service: service, cause: cause)
         }
     }
+}
+
+/// libcurl drops a custom header whose value is blank ("Name: " means
+/// "remove Name"), but nginx sends empty Auth-User, Auth-Pass and
+/// Auth-SMTP-* values. libcurl's spelling for "send Name with an empty
+/// value" is "Name;".
+func curlHeaderLine(_ line: [UInt8]) -> [UInt8] {
+    guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+          line[(colon + 1)...].allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
+        return line
+    }
+    return Array(line[..<colon]) + [UInt8(ascii: ";")]
 }
 
 /// Blocks the calling thread; nanosleep resumes after EINTR.
