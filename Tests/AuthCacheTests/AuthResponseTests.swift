@@ -95,6 +95,13 @@ struct AuthResponseTests {
         #expect(checkAuthResponse(ok, for: r) == ok)
     }
 
+    /// A temporary failure's log line names the service like nginx does.
+    @Test func logLine() throws {
+        let url = try AuthHTTPURL.parse("127.0.0.1:9000/auth").get()
+        #expect(authHTTPLogLine(service: url, reason: "did not send server or port")
+            == "auth http server 127.0.0.1:9000 did not send server or port")
+    }
+
     /// The description of an accepted response never shows the password.
     @Test func descriptionHidesPassword() {
         let r = AuthResponse.accepted(server: "1.2.3.4", port: 1, user: Array("u".utf8), password: Array("hunter2".utf8), cacheTTL: 5)

@@ -16,6 +16,9 @@ public final class AuthHTTPClient {
     /// libcurl writes its error text here (CURLOPT_ERRORBUFFER).
     private let errorBuffer: UnsafeMutablePointer<CChar>
 
+    /// nginx's `auth_http_timeout` default (60s).
+    public static let defaultTimeoutMillis = 60_000
+
     private static let globalInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
 
     /// Initialises libcurl for the process. Call once from the main thread
@@ -44,7 +47,8 @@ public final class AuthHTTPClient {
     }
 
     /// Asks the auth service about one login. Returns within about
-    /// `timeoutMillis` (connect and whole exchange together; nginx applies
+    /// `timeoutMillis` (name lookup, connect and whole exchange together:
+    /// libcurl's threaded resolver honours the timeout; nginx applies
     /// `auth_http_timeout` to sending and to receiving separately).
     /// `.success` carries the decision, already checked with
     /// `checkAuthResponse`; `.failure` and `.tempFail` both mean a temporary
