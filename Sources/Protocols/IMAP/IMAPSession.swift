@@ -131,7 +131,7 @@ public struct IMAPSession: Sendable {
                 if chunk.contains(UInt8(ascii: "\n")) { mayHoldLine = true }
                 rest = rest.dropFirst(chunk.count)
                 actions += process()
-                if room == 0 && state != .closed {
+                if room == 0 && (state == .notAuthenticated || state == .saslExchange) {
                     // Unreachable: a full buffer yields a command or "too long".
                     actions += closeForTooLong()
                 }

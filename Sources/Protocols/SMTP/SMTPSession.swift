@@ -109,7 +109,7 @@ public struct SMTPSession: Sendable {
                 input.append(contentsOf: chunk)
                 rest = rest.dropFirst(chunk.count)
                 actions += process()
-                if room == 0 && state != .closed { actions += closeForTooLong() }
+                if room == 0 && (state == .command || state == .saslExchange) { actions += closeForTooLong() }
             case .tlsHandshake, .closed:
                 // RFC 3207 §4.2: nothing pipelined behind STARTTLS is read.
                 return actions
