@@ -460,3 +460,22 @@ private func settings(
         """#)
     }
 }
+
+@Suite struct IMAPSessionCostTests {
+    /// A full 64 KiB buffer fed one byte at a time is not re-parsed at every byte.
+    @Test func byteByByteIsLinear() {
+        var session = IMAPSession(settings: IMAPSessionSettings(clientBufferSize: 65536))
+        _ = session.start()
+        let line = bytes("a1 LOGIN {65000+}\r\n") + [UInt8](repeating: 0x61, count: 65000)
+        let started = ContinuousClock.now
+        for b in line { _ = session.receive([b]) }
+        let actions = session.receive(bytes(" p\r\n"))
+        #expect(ContinuousClock.now - started < .seconds(5))
+        guard case .authenticate(let c)? = actions.first else {
+            Issue.record("expected authenticate, got \(actions)")
+            return
+        }
+        #expect(c.user.count == 65000)
+        #expect(c.password == bytes("p"))
+    }
+}

@@ -27,6 +27,7 @@ protocol PreAuthSession {
 
 extension IMAPSession: PreAuthSession {}
 extension POP3Session: PreAuthSession {}
+extension SMTPSession: PreAuthSession {}
 
 struct IMAPTranscript {
     enum Event: Equatable {

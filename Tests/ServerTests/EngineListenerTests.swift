@@ -139,3 +139,33 @@ func waitUntil(millis: Int = 3000, _ condition: () -> Bool) throws {
 }
 
 struct EngineTestTimeout: Error {}
+
+@Suite struct EngineConnectTests {
+    /// A connect that gets no answer (the listener's backlog is full) gives up at its timeout.
+    @Test func connectTimesOut() throws {
+        let l = try Listener.open(address: .ip("127.0.0.1", port: 0)!, backlog: 0)
+        defer { l.close() }
+        var held: [Socket] = []
+        var timedOut = false
+        for _ in 0..<8 {
+            let start = monotonicNanoseconds()
+            do {
+                held.append(try Socket.connect(to: l.address, timeoutMillis: 200))
+            } catch {
+                let e = error
+                #expect(e == .timedOut)
+                #expect(monotonicNanoseconds() - start >= 190_000_000)
+                timedOut = true
+                break
+            }
+        }
+        #expect(timedOut)
+    }
+
+    /// closeAfter closes the socket when the body returns.
+    @Test func closeAfterCloses() throws {
+        let (a, _) = try Socket.pair()
+        let fd = a.closeAfter { $0.fd }
+        #expect(fd >= 0 && a.isClosed)
+    }
+}

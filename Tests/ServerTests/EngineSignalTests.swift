@@ -33,18 +33,32 @@ import Testing
         #expect(throws: PidFileError.self) { try PidFile.read(path: path) }
     }
 
-    /// -s sends the signal to the pid in the file (checked with a child that waits for TERM).
+    /// -s sends the signal to the pid in the file (checked with a child that dies of TERM).
     @Test func signalRunningProcess() throws {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        child.arguments = ["30"]
-        try child.run()
+        // posix_spawn with an empty signal mask: another test blocks TERM on a
+        // shared test thread, and a child would inherit that mask.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGTERM)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/sleep", nil, &attributes, argv, nil) == 0)
         let path = engineTempPath("c.pid")
-        defer { PidFile.remove(path: path); if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
-        try PidFile.write(path: path, pid: child.processIdentifier)
+        defer { PidFile.remove(path: path) }
+        try PidFile.write(path: path, pid: pid)
         try PidFile.signalRunningProcess(.fastStop, pidPath: path)
-        child.waitUntilExit()
-        #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGTERM)
+        var status: Int32 = 0
+        #expect(waitpid(pid, &status, 0) == pid)
+        #expect(status & 0x7f == SIGTERM)
     }
 
     /// A pid file with garbage is refused with nginx's wording.

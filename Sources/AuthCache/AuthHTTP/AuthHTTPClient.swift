@@ -1,4 +1,5 @@
 import CCurl
+import Glibc
 
 /// The auth_http client: one per worker thread (it owns a libcurl easy
 /// handle, which must stay on one thread, so it is not Sendable).
@@ -14,6 +15,9 @@ public final class AuthHTTPClient {
     private let handle: UnsafeMutableRawPointer
     /// libcurl writes its error text here (CURLOPT_ERRORBUFFER).
     private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    /// nginx's `auth_http_timeout` default (60s).
+    public static let defaultTimeoutMillis = 60_000
 
     private static let globalInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
 
@@ -43,7 +47,8 @@ public final class AuthHTTPClient {
     }
 
     /// Asks the auth service about one login. Returns within about
-    /// `timeoutMillis` (connect and whole exchange together; nginx applies
+    /// `timeoutMillis` (name lookup, connect and whole exchange together:
+    /// libcurl's threaded resolver honours the timeout; nginx applies
     /// `auth_http_timeout` to sending and to receiving separately).
     /// `.success` carries the decision, already checked with
     /// `checkAuthResponse`; `.failure` and `.tempFail` both mean a temporary
@@ -57,6 +62,26 @@ public final class AuthHTTPClient {
         }
     }
 
+    /// `authenticate`, following `Auth-Status: WAIT` as nginx does: the same
+    /// request is sent again after `Auth-Wait` seconds (same login attempt
+    /// number). nginx repeats without bound; here at most `maxWaitRounds`
+    /// repeats, then a temporary failure. `sleep` is injectable for tests.
+    public func authenticateFollowingWait(
+        _ request: AuthRequest, url: AuthHTTPURL, timeoutMillis: Int, maxWaitRounds: Int = 3,
+        sleep: (Int) -> Void = sleepSeconds
+    ) -> Result<AuthResponse, AuthHTTPError> {
+        var rounds = 0
+        while true {
+            let result = authenticate(request, url: url, timeoutMillis: timeoutMillis)
+            guard case .success(.retry(let seconds)) = result else { return result }
+            guard rounds < maxWaitRounds else {
+                return .success(.tempFail(reason: "still sent Auth-Status: WAIT after \(rounds) repeats"))
+            }
+            rounds += 1
+            sleep(seconds)
+        }
+    }
+
     /// One HTTP exchange: returns the parsed response head.
     public func perform(_ request: AuthRequest, url: AuthHTTPURL, timeoutMillis: Int) -> Result<AuthResponseHead, AuthHTTPError> {
         let service = url.description
@@ -64,7 +89,7 @@ public final class AuthHTTPClient {
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
         for field in authRequestHeaderFields(request, host: url.hostHeader) {
-            guard let appended = appendHeader(headerList, field) else {
+            guard let appended = appendHeader(headerList, curlHeaderLine(field)) else {
                 return .failure(.clientSetupFailed(cause: "curl_slist_append failed"))
             }
             headerList = appended
@@ -146,6 +171,29 @@ public final class AuthHTTPClient {
         default:
             return .transferFailed(service: service, cause: cause)
         }
+    }
+}
+
+/// libcurl drops a custom header whose value is blank ("Name: " means
+/// "remove Name"), but nginx sends empty Auth-User, Auth-Pass and
+/// Auth-SMTP-* values. libcurl's spelling for "send Name with an empty
+/// value" is "Name;".
+func curlHeaderLine(_ line: [UInt8]) -> [UInt8] {
+    guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+          line[(colon + 1)...].allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
+        return line
+    }
+    return Array(line[..<colon]) + [UInt8(ascii: ";")]
+}
+
+/// Blocks the calling thread; nanosleep resumes after EINTR.
+public func sleepSeconds(_ seconds: Int) {
+    guard seconds > 0 else { return }
+    var request = timespec(tv_sec: seconds, tv_nsec: 0)
+    var remaining = timespec()
+    for _ in 0..<1000 {
+        if nanosleep(&request, &remaining) == 0 || errno != EINTR { return }
+        request = remaining
     }
 }
 

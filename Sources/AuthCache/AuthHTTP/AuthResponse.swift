@@ -45,6 +45,12 @@ extension AuthResponse: CustomStringConvertible {
     }
 }
 
+/// The error log line for `.tempFail(reason)`, worded as nginx words it:
+/// `auth http server 127.0.0.1:9000 did not send server or port`.
+public func authHTTPLogLine(service: AuthHTTPURL, reason: String) -> String {
+    "auth http server \(service) \(reason)"
+}
+
 /// Interprets the response headers as nginx does, with Postern's limits.
 ///
 /// - Header names match case-insensitively; `Auth-Status` values `OK` and

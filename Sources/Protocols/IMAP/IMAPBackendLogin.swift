@@ -13,6 +13,9 @@ public enum BackendLoginAction: Sendable, Equatable {
     ///   `IMAPReplies.internalServerError`, then close.
     /// A backend that closes or times out is the driver's `.tempFail`, also
     /// answered with `IMAPReplies.internalServerError`.
+    ///
+    /// After `.loggedIn` or `.failed` the script takes no more input: later
+    /// backend bytes belong to the relay.
     case failed(UpstreamError)
 }
 

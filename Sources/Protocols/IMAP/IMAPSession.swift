@@ -93,6 +93,10 @@ public struct IMAPSession: Sendable {
     private var literalsAcknowledged = 0
     private var sasl: SASLExchange?
     private var inputOverflowed = false
+    /// False while the buffer is known to hold no complete line: every
+    /// change of parse outcome needs a new LF, so input fed byte by byte is
+    /// not re-parsed from its start at every byte.
+    private var mayHoldLine = true
 
     public init(settings: IMAPSessionSettings) {
         self.settings = settings
@@ -124,9 +128,10 @@ public struct IMAPSession: Sendable {
                 let room = inputSpace
                 let chunk = rest.prefix(room)
                 input.append(contentsOf: chunk)
+                if chunk.contains(UInt8(ascii: "\n")) { mayHoldLine = true }
                 rest = rest.dropFirst(chunk.count)
                 actions += process()
-                if room == 0 && state != .closed {
+                if room == 0 && (state == .notAuthenticated || state == .saslExchange) {
                     // Unreachable: a full buffer yields a command or "too long".
                     actions += closeForTooLong()
                 }
@@ -179,6 +184,7 @@ public struct IMAPSession: Sendable {
         guard state == .tlsHandshake else { return [] }
         settings.tlsActive = true
         input.removeAll()
+        mayHoldLine = true
         literalsAcknowledged = 0
         tag = []
         login = nil
@@ -208,6 +214,7 @@ public struct IMAPSession: Sendable {
     private mutating func bufferWhileWaiting(_ bytes: some Collection<UInt8>) {
         let chunk = bytes.prefix(inputSpace)
         input.append(contentsOf: chunk)
+        mayHoldLine = true
         if chunk.count < bytes.count { inputOverflowed = true }
     }
 
@@ -216,10 +223,15 @@ public struct IMAPSession: Sendable {
     private mutating func process() -> [SessionAction] {
         var actions: [SessionAction] = []
         while true {
+            guard mayHoldLine || (state != .notAuthenticated && state != .saslExchange) else {
+                if input.count >= settings.clientBufferSize { actions += closeForTooLong() }
+                return actions
+            }
             switch state {
             case .notAuthenticated:
                 switch IMAPParser.parse(input) {
                 case .needMoreBytes(let literals):
+                    mayHoldLine = false
                     actions += continuations(upTo: literals)
                     if input.count >= settings.clientBufferSize {
                         actions += closeForTooLong()
@@ -238,6 +250,7 @@ public struct IMAPSession: Sendable {
                 }
             case .saslExchange:
                 guard let lf = input.firstIndex(of: UInt8(ascii: "\n")) else {
+                    mayHoldLine = false
                     if input.count >= settings.clientBufferSize { actions += closeForTooLong() }
                     return actions
                 }

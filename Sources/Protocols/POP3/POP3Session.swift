@@ -99,7 +99,7 @@ public struct POP3Session: Sendable {
                 input.append(contentsOf: chunk)
                 rest = rest.dropFirst(chunk.count)
                 actions += process()
-                if room == 0 && state != .closed { actions += closeForTooLong() }
+                if room == 0 && (state == .authorization || state == .userGiven || state == .saslExchange) { actions += closeForTooLong() }
             case .tlsHandshake, .closed:
                 // RFC 2595 §4: nothing pipelined behind STLS is read.
                 return actions

@@ -3,6 +3,8 @@ import Synchronization
 
 /// One thread that polls every listening socket and hands each accepted
 /// connection to `handler` together with the id of the listener that took it.
+/// The handler runs on the accept thread: it should only submit the connection
+/// to the session pool (or answer "busy" and close) and return.
 ///
 /// Listeners can be added and removed while it runs (reload) and the loop can
 /// be stopped (QUIT/TERM). On EMFILE/ENFILE it stops accepting for `pauseMillis`

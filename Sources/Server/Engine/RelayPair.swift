@@ -12,11 +12,17 @@ public struct RelayOptions: Sendable, Equatable {
     /// false: nginx's mail proxy behaviour, which closes the pair as soon as
     /// one side ended and its bytes were delivered.
     public var propagateHalfClose: Bool
+    /// Move bytes with splice(2) through a pipe of about `bufferSize` when both
+    /// endpoints are plain sockets: no copy through user space (about half the
+    /// CPU per byte measured). Ignored when either endpoint is TLS.
+    public var useSplice: Bool
 
-    public init(bufferSize: Int = 16 * 1024, idleTimeoutMillis: Int = 24 * 3_600_000, propagateHalfClose: Bool = true) {
+    public init(bufferSize: Int = 16 * 1024, idleTimeoutMillis: Int = 24 * 3_600_000, propagateHalfClose: Bool = true,
+                useSplice: Bool = false) {
         self.bufferSize = max(bufferSize, 64)
         self.idleTimeoutMillis = idleTimeoutMillis
         self.propagateHalfClose = propagateHalfClose
+        self.useSplice = useSplice
     }
 }
 
@@ -52,13 +58,23 @@ struct RelayDirection {
     var buffer: UnsafeMutableRawBufferPointer?
     var start = 0
     var end = 0
+    /// Splice mode: the pipe (only while bytes are in it) and how many it holds.
+    var pipe: RelayPipe?
+    var pipePending = 0
+    /// A splice into the pipe found no room although the pipe is not at its byte
+    /// capacity (partly filled pages use up its slots): wait for a drain before
+    /// polling the source again, or poll would report it readable forever.
+    var pipeStalled = false
     var sourceEnded = false
     var shutdownSent = false
     var bytes: UInt64 = 0
 
-    var pending: Int { end - start }
+    var pending: Int { pipe != nil ? pipePending : end - start }
     /// Room to read into: no buffer yet (one is taken on demand) or space left.
-    func hasRoom(capacity: Int) -> Bool { buffer == nil || end < capacity || start > 0 }
+    func hasRoom(capacity: Int) -> Bool {
+        if let pipe { return pipePending < pipe.capacity && !pipeStalled }
+        return buffer == nil || end < capacity || start > 0
+    }
     var finished: Bool { sourceEnded && pending == 0 && shutdownSent }
 }
 
@@ -74,6 +90,8 @@ final class RelayPair {
     var toClient = RelayDirection()
     var firstEnded: RelaySide?
     var closeReason: RelayCloseReason?
+    /// Both sides are plain sockets and splice was asked for.
+    let splicing: (client: Int32, backend: Int32)?
 
     init(client: any RelayEndpoint, backend: any RelayEndpoint, options: RelayOptions,
          onClose: @escaping @Sendable (RelayStats) -> Void, now: Int64) {
@@ -83,6 +101,11 @@ final class RelayPair {
         self.onClose = onClose
         self.startedAt = now
         self.lastActivity = now
+        if options.useSplice, let c = client.spliceDescriptor, let b = backend.spliceDescriptor {
+            splicing = (c, b)
+        } else {
+            splicing = nil
+        }
     }
 
     var idleDeadline: Int64 { lastActivity &+ Int64(options.idleTimeoutMillis) * 1_000_000 }
@@ -106,8 +129,11 @@ final class RelayPair {
     }
 
     /// Whether a side has decrypted bytes waiting (TLS) and must be served without polling.
+    /// Only counts while there is room to read into, or a full buffer would spin the loop.
     var hasBufferedInput: Bool {
-        (!toBackend.sourceEnded && client.hasBufferedInput) || (!toClient.sourceEnded && backend.hasBufferedInput)
+        let capacity = options.bufferSize
+        return (!toBackend.sourceEnded && toBackend.hasRoom(capacity: capacity) && client.hasBufferedInput)
+            || (!toClient.sourceEnded && toClient.hasRoom(capacity: capacity) && backend.hasBufferedInput)
     }
 
     /// Moves bytes both ways after poll; sets `closeReason` when the pair is done.
@@ -139,6 +165,24 @@ final class RelayPair {
                       to destination: any RelayEndpoint, toSide: RelaySide,
                       sourceReady: Bool, destinationReady: Bool,
                       pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
+        if let fds = splicing {
+            let (sourceFD, destinationFD) = fromSide == .client ? (fds.client, fds.backend) : (fds.backend, fds.client)
+            pumpSplice(&d, from: sourceFD, fromSide: fromSide, to: destinationFD, toSide: toSide,
+                       sourceReady: sourceReady, destinationReady: destinationReady, pool: pool, counters: counters, now: now)
+        } else {
+            pumpBuffer(&d, from: source, fromSide: fromSide, to: destination, toSide: toSide,
+                       sourceReady: sourceReady, destinationReady: destinationReady, pool: pool, counters: counters, now: now)
+        }
+        if d.sourceEnded && d.pending == 0 && !d.shutdownSent {
+            d.shutdownSent = true
+            if options.propagateHalfClose { destination.shutdownWrite() }
+        }
+    }
+
+    private func pumpBuffer(_ d: inout RelayDirection, from source: any RelayEndpoint, fromSide: RelaySide,
+                            to destination: any RelayEndpoint, toSide: RelaySide,
+                            sourceReady: Bool, destinationReady: Bool,
+                            pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
         var canRead = sourceReady || source.hasBufferedInput
         var canWrite = destinationReady
         let capacity = options.bufferSize
@@ -192,10 +236,68 @@ final class RelayPair {
             }
             if !progressed { break }
         }
-        if d.sourceEnded && d.pending == 0 && !d.shutdownSent {
-            d.shutdownSent = true
-            if options.propagateHalfClose { destination.shutdownWrite() }
+    }
+
+    /// socket → pipe → socket with splice(2); the same rules as `pumpBuffer`.
+    private func pumpSplice(_ d: inout RelayDirection, from source: Int32, fromSide: RelaySide,
+                            to destination: Int32, toSide: RelaySide,
+                            sourceReady: Bool, destinationReady: Bool,
+                            pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
+        var canRead = sourceReady
+        var canWrite = destinationReady
+        for _ in 0..<Self.roundsPerWake {
+            var progressed = false
+            if d.pipePending > 0 && canWrite, let pipe = d.pipe {
+                do throws(Errno) {
+                    let n = try sysSplice(from: pipe.readFD, to: destination, length: d.pipePending)
+                    d.pipePending -= n
+                    d.bytes += UInt64(n)
+                    d.pipeStalled = false
+                    lastActivity = now
+                    counters.bufferedBytes.subtract(n, ordering: .relaxed)
+                    progressed = n > 0
+                    if d.pipePending == 0 { releasePipe(&d, pool: pool, counters: counters) }
+                } catch {
+                    if error == .wouldBlock { canWrite = false } else { fail(toSide, error); return }
+                }
+            }
+            if !d.sourceEnded && canRead && d.hasRoom(capacity: options.bufferSize) {
+                if d.pipe == nil {
+                    guard let pipe = pool.takePipe(size: options.bufferSize) else { fail(fromSide, .tooManyOpenFiles); return }
+                    d.pipe = pipe
+                    counters.buffersInUse.add(1, ordering: .relaxed)
+                }
+                let pipe = d.pipe!
+                do throws(Errno) {
+                    let n = try sysSplice(from: source, to: pipe.writeFD, length: pipe.capacity - d.pipePending)
+                    if n == 0 {
+                        d.sourceEnded = true
+                        if firstEnded == nil { firstEnded = fromSide }
+                    } else {
+                        d.pipePending += n
+                        lastActivity = now
+                        counters.bufferedBytes.add(n, ordering: .relaxed)
+                        progressed = true
+                        canWrite = true
+                    }
+                } catch {
+                    guard error == .wouldBlock else { fail(fromSide, error); return }
+                    canRead = false
+                    if d.pipePending > 0 { d.pipeStalled = true }
+                }
+                if d.pipePending == 0 && d.pipe != nil { releasePipe(&d, pool: pool, counters: counters) }
+            }
+            if !progressed { break }
         }
+    }
+
+    private func releasePipe(_ d: inout RelayDirection, pool: RelayBufferPool, counters: RelayCounters) {
+        guard let pipe = d.pipe else { return }
+        pool.givePipe(pipe, size: options.bufferSize, empty: d.pipePending == 0)
+        counters.buffersInUse.subtract(1, ordering: .relaxed)
+        d.pipe = nil
+        d.pipePending = 0
+        d.pipeStalled = false
     }
 
     private func release(_ d: inout RelayDirection, pool: RelayBufferPool, counters: RelayCounters) {
@@ -218,6 +320,8 @@ final class RelayPair {
         counters.bufferedBytes.subtract(toBackend.pending + toClient.pending, ordering: .relaxed)
         release(&toBackend, pool: pool, counters: counters)
         release(&toClient, pool: pool, counters: counters)
+        releasePipe(&toBackend, pool: pool, counters: counters)
+        releasePipe(&toClient, pool: pool, counters: counters)
         client.close()
         backend.close()
         counters.livePairs.subtract(1, ordering: .relaxed)

@@ -21,7 +21,8 @@ public enum ReadResult: Sendable, Equatable {
 public final class Socket: Sendable {
     private let descriptor: Atomic<Int32>
 
-    /// Takes ownership of `fd` and makes it non-blocking if it was not.
+    /// Takes ownership of `fd`. The engine's own sockets are created and accepted
+    /// non-blocking; every wait below goes through poll with a deadline.
     public init(adopting fd: Int32) {
         descriptor = Atomic(fd)
     }
@@ -38,7 +39,8 @@ public final class Socket: Sendable {
         if old >= 0 { sysClose(old) }
     }
 
-    /// Gives up ownership without closing (e.g. to hand the descriptor to OpenSSL's BIO owner).
+    /// Gives up ownership without closing (e.g. to hand the descriptor to another owner).
+    @discardableResult
     public func release() -> Int32 { descriptor.exchange(-1, ordering: .acquiringAndReleasing) }
 
     // MARK: Creation
@@ -56,8 +58,9 @@ public final class Socket: Sendable {
     }
 
     /// Connects with a non-blocking connect(2) and a poll for writability, so a
-    /// blackholed backend costs at most `timeoutMillis` (nginx `proxy_connect_timeout`... 
-    /// for mail, the `timeout` directive). Throws `.timedOut` or the connect error.
+    /// blackholed backend costs at most `timeoutMillis` (for nginx's mail proxy,
+    /// the `timeout` directive bounds the backend connect). Throws `.timedOut`
+    /// or the connect error (e.g. `.connectionRefused`).
     public static func connect(to address: SocketAddress, timeoutMillis: Int) throws(Errno) -> Socket {
         let socket = try make(family: address.family)
         do throws(Errno) {
@@ -137,6 +140,12 @@ public final class Socket: Sendable {
                 guard try waitFor(events: Int16(POLLOUT), deadline: deadline) else { throw Errno.timedOut }
             }
         }
+    }
+
+    /// Runs `body` and closes the socket afterwards, whatever happens.
+    public func closeAfter<R, E: Error>(_ body: (Socket) throws(E) -> R) throws(E) -> R {
+        defer { close() }
+        return try body(self)
     }
 
     // MARK: Options
