@@ -479,3 +479,31 @@ private func settings(
         #expect(c.password == bytes("p"))
     }
 }
+
+@Suite struct IMAPSessionEdgeTests {
+    /// Bytes that arrive before the greeting is sent are answered after it, in order.
+    @Test func bytesBeforeGreeting() {
+        var session = IMAPSession(settings: IMAPSessionSettings())
+        #expect(session.receive(bytes("a1 NOOP\r\n")).isEmpty)
+        #expect(session.start() == [.send(bytes("* OK IMAP4 ready\r\n")), .send(bytes("a1 OK completed\r\n"))])
+    }
+
+    /// An initial response may come as a literal, like any argument.
+    @Test func initialResponseAsLiteral() {
+        runIMAPTranscript(#"""
+        S: * OK IMAP4 ready
+        C: a1 AUTHENTICATE PLAIN {16}
+        S: + OK
+        C: AGJvYgBzZWNyZXQ=
+        AUTH: plain bob secret
+        """#)
+    }
+
+    /// Auth results arriving when no login is pending are ignored.
+    @Test func strayAuthResult() {
+        var session = IMAPSession(settings: IMAPSessionSettings())
+        _ = session.start()
+        #expect(session.authFinished(.accepted).isEmpty)
+        #expect(session.state == .notAuthenticated)
+    }
+}
