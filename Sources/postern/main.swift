@@ -1,2 +1,4 @@
+import Glibc
 import Server
-print("postern \(posternVersion)")
+
+exit(PosternMain.run(Array(CommandLine.arguments.dropFirst())))

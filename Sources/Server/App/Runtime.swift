@@ -111,11 +111,12 @@ public final class Runtime: Sendable {
             return
         }
         let settings = entry.plan.settings
+        let sessionServices = entry.plan.log.map { services.with(log: $0) } ?? services
         let serverAddress = entry.listener.address.description
         let connection = services.nextConnectionNumber()
         services.sessionStarted()
         let accepted = pool.submit { worker in
-            var session = IMAPProxySession(client: socket, settings: settings, services: services, worker: worker,
+            var session = IMAPProxySession(client: socket, settings: settings, services: sessionServices, worker: worker,
                                            connection: connection, serverAddress: serverAddress)
             session.run()
         }

@@ -9,6 +9,8 @@ public struct ListenerPlan: Sendable {
     public var sendBuffer: Int?
     public var keepAlive: KeepAliveSetting
     public var settings: ProxySettings
+    /// The server block's own error_log, when it differs from the main one.
+    public var log: ErrorLog?
 
     public init(address: SocketAddress, backlog: Int32 = 511, ipv6Only: Bool = true, receiveBuffer: Int? = nil,
                 sendBuffer: Int? = nil, keepAlive: KeepAliveSetting = .off, settings: ProxySettings) {
@@ -42,10 +44,13 @@ public struct RuntimePlan: Sendable {
     public var shutdownTimeoutMillis: Int?
     /// Lines logged at start: directives accepted but not implemented.
     public var startupWarnings: [String]
+    /// Server-level error logs, reopened with the main one on USR1.
+    public var serverLogs: [ErrorLog]
 
     public init(listeners: [ListenerPlan], logTargets: [LogTarget], pidPath: String?, sessionThreads: Int = 64,
                 sessionQueue: Int = 256, relayThreads: Int = 2, shutdownTimeoutMillis: Int? = nil,
-                startupWarnings: [String] = []) {
+                startupWarnings: [String] = [], serverLogs: [ErrorLog] = []) {
+        self.serverLogs = serverLogs
         self.listeners = listeners
         self.logTargets = logTargets
         self.pidPath = pidPath

@@ -10,7 +10,7 @@ public struct ProxySettings: Sendable {
     /// nginx `timeout`: the longest wait for the client, the auth service's
     /// answer aside, or the backend before the session is relayed.
     public var timeoutMillis: Int
-    public var authURL: AuthHTTPURL
+    public var authURL: AuthCache.AuthHTTPURL
     public var authTimeoutMillis: Int
     public var authHeaders: [AuthHTTPExtraHeader]
     public var passErrorMessage: Bool
@@ -18,7 +18,7 @@ public struct ProxySettings: Sendable {
     /// IMAP settings; the salt is made per session.
     public var imap: IMAPSessionSettings
 
-    public init(mailProtocol: MailProtocol, serverName: String, timeoutMillis: Int, authURL: AuthHTTPURL,
+    public init(mailProtocol: MailProtocol, serverName: String, timeoutMillis: Int, authURL: AuthCache.AuthHTTPURL,
                 authTimeoutMillis: Int, authHeaders: [AuthHTTPExtraHeader], passErrorMessage: Bool,
                 relay: RelayOptions, imap: IMAPSessionSettings) {
         self.mailProtocol = mailProtocol

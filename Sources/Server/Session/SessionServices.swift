@@ -5,21 +5,35 @@ import Synchronization
 public final class SessionServices: Sendable {
     public let log: ErrorLog
     public let relay: RelayEngine
-    private let connections = Atomic<UInt64>(0)
-    private let liveSessions = Atomic<Int>(0)
+    private let counters: Counters
 
-    public init(log: ErrorLog, relay: RelayEngine) {
+    private final class Counters: Sendable {
+        let connections = Atomic<UInt64>(0)
+        let liveSessions = Atomic<Int>(0)
+    }
+
+    public convenience init(log: ErrorLog, relay: RelayEngine) {
+        self.init(log: log, relay: relay, counters: Counters())
+    }
+
+    private init(log: ErrorLog, relay: RelayEngine, counters: Counters) {
         self.log = log
         self.relay = relay
+        self.counters = counters
+    }
+
+    /// The same services and counters, logging to a server block's own error_log.
+    func with(log: ErrorLog) -> SessionServices {
+        SessionServices(log: log, relay: relay, counters: counters)
     }
 
     /// nginx's connection number (`*N` in log lines).
     public func nextConnectionNumber() -> UInt64 {
-        connections.add(1, ordering: .relaxed).newValue
+        counters.connections.add(1, ordering: .relaxed).newValue
     }
 
     /// Sessions between accept and close, relayed ones included.
-    public var live: Int { liveSessions.load(ordering: .relaxed) }
-    func sessionStarted() { liveSessions.add(1, ordering: .relaxed) }
-    func sessionEnded() { liveSessions.subtract(1, ordering: .relaxed) }
+    public var live: Int { counters.liveSessions.load(ordering: .relaxed) }
+    func sessionStarted() { counters.liveSessions.add(1, ordering: .relaxed) }
+    func sessionEnded() { counters.liveSessions.subtract(1, ordering: .relaxed) }
 }

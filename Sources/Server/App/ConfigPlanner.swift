@@ -1,0 +1,128 @@
+import AuthCache
+import Protocols
+
+/// Directives Postern acts on in this build. The config layer reports every
+/// other accepted directive as "not supported yet" at start.
+let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
+    .subtracting(["user", "worker_connections", "max_line_length", "proxy"])
+    .union(["worker_processes", "events", "env", "load_module", "master_process"])
+
+/// Turns a checked configuration into what the runtime opens and serves.
+/// Opens server-level error logs, so it can fail like start-up does.
+enum ConfigPlanner {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func logTargets(_ specs: [ErrorLogSpec]) -> (targets: [LogTarget], ignored: [String]) {
+        var targets: [LogTarget] = []
+        var ignored: [String] = []
+        for spec in specs {
+            let level = LogLevel(name: spec.level.rawValue) ?? .error
+            switch spec.target {
+            case .stderr: targets.append(LogTarget(.stderr, level: level))
+            case .file(let path): targets.append(LogTarget(.file(path: path), level: level))
+            case .syslog(let what): ignored.append("syslog:\(what)")
+            case .memory: ignored.append("memory")
+            }
+        }
+        return (targets, ignored)
+    }
+
+    static func plan(_ config: PosternConfig, mainLog: ErrorLog, mainTargets: [LogTarget]) -> Result<RuntimePlan, Failure> {
+        var warnings: [String] = config.notSupportedYet.map {
+            ConfigError("\"\($0.name)\" directive is not supported yet, ignored", at: $0.location).description
+        }
+        warnings += config.warnings.map { $0.description }
+        var serverLogs: [(targets: [LogTarget], log: ErrorLog)] = []
+        var listeners: [ListenerPlan] = []
+        var skippedProtocols: Set<String> = []
+        for spec in config.listeners {
+            let server = config.servers[spec.serverIndex]
+            guard server.protocolName == .imap else {
+                skippedProtocols.insert(server.protocolName.rawValue)
+                continue
+            }
+            guard let address = socketAddress(spec.address) else {
+                return .failure(Failure(description: "invalid listen address \(spec.address) in \(spec.location)"))
+            }
+            let authURL: AuthCache.AuthHTTPURL
+            switch AuthCache.AuthHTTPURL.parse(authURLText(server.authHTTP)) {
+            case .success(let url): authURL = url
+            case .failure(let error): return .failure(Failure(description: "\(error)"))
+            }
+            var log: ErrorLog? = nil
+            let (targets, ignored) = logTargets(server.errorLogs)
+            for what in ignored { warnings.append("error_log \(what) is not supported yet, ignored") }
+            if targets != mainTargets && !targets.isEmpty {
+                if let existing = serverLogs.first(where: { $0.targets == targets }) {
+                    log = existing.log
+                } else {
+                    do throws(Errno) {
+                        let opened = try ErrorLog(targets: targets)
+                        serverLogs.append((targets, opened))
+                        log = opened
+                    } catch {
+                        return .failure(Failure(description: "could not open error log of the server in "
+                            + "\(server.file):\(server.line) \(error)"))
+                    }
+                }
+            }
+            let settings = ProxySettings(
+                mailProtocol: server.protocolName, serverName: server.serverName,
+                timeoutMillis: millis(server.timeout), authURL: authURL,
+                authTimeoutMillis: millis(server.authHTTPTimeout),
+                authHeaders: server.authHTTPHeaders.map { AuthHTTPExtraHeader(name: $0.name, value: $0.value) },
+                passErrorMessage: server.proxyPassErrorMessage,
+                relay: RelayOptions(bufferSize: server.proxyBuffer, idleTimeoutMillis: millis(server.proxyTimeout),
+                                    propagateHalfClose: true),
+                imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
+                                          clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
+                                          starttls: .off))
+            var plan = ListenerPlan(address: address, backlog: Int32(clamping: spec.backlog), ipv6Only: spec.ipv6only,
+                                    receiveBuffer: spec.rcvbuf, sendBuffer: spec.sndbuf,
+                                    keepAlive: keepAlive(spec.soKeepalive), settings: settings)
+            plan.log = log
+            listeners.append(plan)
+        }
+        for name in skippedProtocols.sorted() {
+            warnings.append("protocol \(name) is not supported yet, its listeners are not opened")
+        }
+        let mail = config.mail ?? MailSettings()
+        return .success(RuntimePlan(
+            listeners: listeners, logTargets: mainTargets, pidPath: config.main.pidPath,
+            sessionThreads: mail.sessionPoolThreads, sessionQueue: mail.sessionPoolQueue,
+            relayThreads: mail.relayThreads, shutdownTimeoutMillis: config.main.workerShutdownTimeout.map(millis),
+            startupWarnings: warnings, serverLogs: serverLogs.map(\.log)))
+    }
+
+    static func millis(_ value: Milliseconds) -> Int { Int(clamping: value) }
+
+    static func authURLText(_ url: Server.AuthHTTPURL) -> String {
+        switch url.peer {
+        case .host(let host, let port):
+            let h = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+            return "\(h):\(port)\(url.uri)"
+        case .unix(let path):
+            return "unix:\(path):\(url.uri)"
+        }
+    }
+
+    static func socketAddress(_ address: ListenAddress) -> SocketAddress? {
+        switch address {
+        case .inet(let ip, let port):
+            return SocketAddress.ip(ip.description, port: UInt16(clamping: port))
+        case .unix(let path):
+            return .unix(path: path)
+        }
+    }
+
+    static func keepAlive(_ setting: SOKeepalive) -> KeepAliveSetting {
+        switch setting {
+        case .unset, .off: return .off
+        case .on: return .on
+        case .tuned(let idle, let interval, let count):
+            return .timers(idle: idle.map { Int($0) }, interval: interval.map { Int($0) }, count: count)
+        }
+    }
+}
