@@ -116,16 +116,15 @@ public final class Runtime: Sendable {
         let connection = services.nextConnectionNumber()
         services.sessionStarted()
         let accepted = pool.submit { worker in
-            var session = IMAPProxySession(client: socket, settings: settings, services: sessionServices, worker: worker,
-                                           connection: connection, serverAddress: serverAddress)
-            session.run()
+            runSession(client: socket, settings: settings, services: sessionServices, worker: worker,
+                       connection: connection, serverAddress: serverAddress)
         }
         if !accepted {
             services.log.log(.warn, "session pool is full, client refused",
                              context: LogContext(connection: connection, client: socket.peerAddress?.hostText,
                                                  server: serverAddress))
             // Best effort: the socket is non-blocking and the reply is tiny.
-            _ = IMAPReplies.serverBusy.withUnsafeBytes { try? socket.write($0) }
+            _ = settings.mailProtocol.serverBusyReply.withUnsafeBytes { try? socket.write($0) }
             socket.close()
             services.sessionEnded()
         }
