@@ -43,8 +43,8 @@ public func parseConfig(prefix: String, configFile: String, commandLineDirective
     let listeners = interpreter.servers.flatMap { $0.listens }
     var dump = ""
     for file in reader.dumpedFiles {
-        dump += "# configuration file \(file.path):\n\(file.text)"
-        if !file.text.hasSuffix("\n") { dump += "\n" }
+        // nginx -T writes a newline after every file, ending in one or not.
+        dump += "# configuration file \(file.path):\n\(file.text)\n"
     }
     return .success(PosternConfig(main: mainSettings, mail: interpreter.resolveMail(), servers: servers,
                                   listeners: listeners, notSupportedYet: interpreter.uses,
