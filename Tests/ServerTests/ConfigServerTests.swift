@@ -284,3 +284,9 @@ func protocolFromWellKnownPort(port: Int, expected: MailProtocol) {
     let c2 = try parseConfig(prefix: "/p", configFile: testConfigFile, errorLogOverride: .file("e.log"), environment: env2).get()
     #expect(c2.main.errorLogs == [ErrorLogSpec(target: .stderr)])
 }
+
+/// The "accepted but no effect" line names the directive and where it is.
+@Test func notSupportedMessageText() {
+    let use = DirectiveUse(name: "xclient", location: .file("/etc/postern/postern.conf", line: 7))
+    #expect(use.notSupportedMessage == "the \"xclient\" directive is accepted but has no effect in this version of postern in /etc/postern/postern.conf:7")
+}
