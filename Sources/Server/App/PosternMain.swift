@@ -15,7 +15,7 @@ public enum PosternMain {
         }
         if options.showVersion {
             printError("postern version: postern/\(posternVersion)")
-            if options.showHelp { printError(usage) }
+            if options.showHelp { printError(commandLineUsage) }
             if options.showConfigure {
                 printError("built with \(String(cString: cossl_version_text()))")
                 printError("features: imap auth_http(libcurl) relay(poll, splice)")
@@ -40,24 +40,6 @@ public enum PosternMain {
         return serve(config: config, options: options, prefix: prefix, configFile: configFile,
                      startupTarget: startupTarget)
     }
-
-    static let usage = """
-        Usage: postern [-?hvVtTq] [-s signal] [-p prefix]
-                       [-e filename] [-c filename] [-g directives]
-
-        Options:
-          -?,-h         : this help
-          -v            : show version and exit
-          -V            : show version and configure options then exit
-          -t            : test configuration and exit
-          -T            : test configuration, dump it and exit
-          -q            : suppress non-error messages during configuration testing
-          -s signal     : send signal to a master process: stop, quit, reopen, reload
-          -p prefix     : set prefix path (default: \(PosternDefaults.prefix))
-          -e filename   : set error log file (default: \(PosternDefaults.errorLogPath))
-          -c filename   : set configuration file (default: \(PosternDefaults.prefix)\(PosternDefaults.configFile))
-          -g directives : set global directives out of configuration file
-        """
 
     // MARK: - Configuration
 
