@@ -4,8 +4,10 @@ import Protocols
 /// Directives Postern acts on in this build. The config layer reports every
 /// other accepted directive as "not supported yet" at start.
 let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
-    .subtracting(["user", "worker_connections", "max_line_length", "proxy"])
+    .subtracting(["user", "worker_connections", "proxy"])
     .union(["worker_processes", "events", "env", "load_module", "master_process"])
+    .union(["pop3_capabilities", "pop3_auth", "smtp_capabilities", "smtp_auth", "smtp_client_buffer",
+            "smtp_greeting_delay", "xclient", "proxy_smtp_auth"])
 
 /// Turns a checked configuration into what the runtime opens and serves.
 /// Opens server-level error logs, so it can fail like start-up does.
@@ -36,13 +38,8 @@ enum ConfigPlanner {
         warnings += config.warnings.map { $0.description }
         var serverLogs: [(targets: [LogTarget], log: ErrorLog)] = []
         var listeners: [ListenerPlan] = []
-        var skippedProtocols: Set<String> = []
         for spec in config.listeners {
             let server = config.servers[spec.serverIndex]
-            guard server.protocolName == .imap else {
-                skippedProtocols.insert(server.protocolName.rawValue)
-                continue
-            }
             guard let address = socketAddress(spec.address) else {
                 return .failure(Failure(description: "invalid listen address \(spec.address) in \(spec.location)"))
             }
@@ -78,15 +75,22 @@ enum ConfigPlanner {
                                     propagateHalfClose: true),
                 imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
                                           clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
-                                          starttls: .off))
+                                          starttls: .off),
+                // nginx reads POP3 commands into 128 bytes, too short for AUTH PLAIN
+                // with a long password; Postern's limit is max_line_length.
+                pop3: POP3SessionSettings(capabilities: server.pop3Capabilities, authMethods: server.pop3Auth,
+                                          clientBufferSize: server.maxLineLength, maxErrors: server.maxErrors,
+                                          starttls: .off),
+                smtp: SMTPSessionSettings(serverName: server.serverName, capabilities: server.smtpCapabilities,
+                                          authMethods: server.smtpAuth, clientBufferSize: server.smtpClientBuffer,
+                                          maxErrors: server.maxErrors, starttls: .off),
+                smtpGreetingDelayMillis: millis(server.smtpGreetingDelay),
+                xclient: server.xclient, proxySMTPAuth: server.proxySMTPAuth)
             var plan = ListenerPlan(address: address, backlog: Int32(clamping: spec.backlog), ipv6Only: spec.ipv6only,
                                     receiveBuffer: spec.rcvbuf, sendBuffer: spec.sndbuf,
                                     keepAlive: keepAlive(spec.soKeepalive), settings: settings)
             plan.log = log
             listeners.append(plan)
-        }
-        for name in skippedProtocols.sorted() {
-            warnings.append("protocol \(name) is not supported yet, its listeners are not opened")
         }
         let mail = config.mail ?? MailSettings()
         return .success(RuntimePlan(
