@@ -53,6 +53,9 @@ def load_users(path):
             if port != "*" and not port.isdigit():
                 raise ValueError(f"{path}:{number}: backend_port must be a number or '*'")
             backend_user, backend_password = (fields[4], fields[5]) if len(fields) == 6 else (None, None)
+            # %XX in a name stands for a byte the file cannot hold (a space).
+            name = unquote(name)
+            backend_user = unquote(backend_user) if backend_user is not None else None
             users[name] = User(name, password, host, port, backend_user, backend_password)
     return users
 

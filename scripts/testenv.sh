@@ -9,6 +9,9 @@
 # Options through the environment:
 #   POSTERN_USERS   users file (default deploy/users.example)
 #   AUTH_ARGS       extra arguments for deploy/postern-auth.py (e.g. "--delay 2")
+#   TESTENV_POSTFIX 1: also start a Postfix (SMTP backend accepting XCLIENT from
+#                   loopback, delivering mail.test to one Maildir); the auth
+#                   service then routes SMTP to it instead of Dovecot submission
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -138,12 +141,24 @@ start() {
     wait_for_port "$imap_port" "dovecot imap"
     wait_for_port "$pop3_port" "dovecot pop3"
 
+    local smtp_port=$submission_port postfix_env=""
+    if [[ "${TESTENV_POSTFIX:-0}" == 1 ]]; then
+        start_postfix "$dir"
+        smtp_port=$postfix_port
+        postfix_env="POSTFIX_PORT=$postfix_port
+POSTFIX_PID=$postfix_pid
+POSTFIX_CONFIG=$dir/postfix/etc
+POSTFIX_LOG=$dir/postfix/maillog
+POSTFIX_MAILDIR=$dir/postfix/maildir"
+        echo "$postfix_env" >>"$dir/env"
+    fi
+
     # The auth service: its own session, no fd shared with the caller (a test
     # reading our output to EOF must not wait for it), port printed on stdout.
     # shellcheck disable=SC2086
     setsid python3 "$auth_service" --listen 127.0.0.1 --port 0 --users "$dir/users" \
         --log "$dir/auth.log" --imap-port "$imap_port" --pop3-port "$pop3_port" \
-        --smtp-port "$submission_port" ${AUTH_ARGS:-} \
+        --smtp-port "$smtp_port" ${AUTH_ARGS:-} \
         </dev/null >"$dir/auth.out" 2>"$dir/auth.err" &
     local auth_pid=$!
     echo "AUTH_PID=$auth_pid" >>"$dir/env"
@@ -179,18 +194,53 @@ LARGE_USER=$first_user
 LARGE_FOLDER=Large
 LARGE_SHA256=$large_sha256
 LARGE_SIZE=$large_size
+$postfix_env
 ENV
     cleanup_dir=""
     echo "testenv: dovecot imap=$imap_port pop3=$pop3_port submission=$submission_port, auth=$auth_port, env in $dir/env"
 }
 
+# Postfix from Tests/IntegrationTests/Fixtures/postfix as a plain process under
+# DIR/postfix (config, queue, Maildir, log file), listening on a free port.
+# Sets postfix_port and postfix_pid.
+start_postfix() {
+    local dir=$1 fixtures="$repo/Tests/IntegrationTests/Fixtures/postfix"
+    command -v postfix >/dev/null || die "postfix not installed (run scripts/install-deps.sh)"
+    local pf="$dir/postfix"
+    mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/maildir/cur" "$pf/maildir/new" "$pf/maildir/tmp"
+    chown postfix "$pf/data"
+    chown -R "$mail_user:$mail_group" "$pf/maildir"
+    postfix_port=$(free_ports 1)
+    sed -e "s|@DIR@|$dir|g" -e "s|@MAIL_UID@|$(id -u "$mail_user")|g" -e "s|@MAIL_GID@|$(id -g "$mail_user")|g" \
+        "$fixtures/main.cf.template" >"$pf/etc/main.cf"
+    sed -e "s|@SMTP_PORT@|$postfix_port|g" "$fixtures/master.cf.template" >"$pf/etc/master.cf"
+    # postfix-script checks its own file list and the map types it may load.
+    cp -r /etc/postfix/postfix-files /etc/postfix/dynamicmaps.cf "$pf/etc/"
+    [[ -d /etc/postfix/postfix-files.d ]] && cp -r /etc/postfix/postfix-files.d "$pf/etc/"
+    [[ -d /etc/postfix/dynamicmaps.cf.d ]] && cp -r /etc/postfix/dynamicmaps.cf.d "$pf/etc/"
+    postfix -c "$pf/etc" start </dev/null >"$pf/start.log" 2>&1 \
+        || die "postfix failed to start; see $pf/maillog"
+    postfix_pid=""
+    for _ in $(seq 1 50); do
+        if [[ -s "$pf/queue/pid/master.pid" ]]; then
+            postfix_pid=$(tr -d ' ' <"$pf/queue/pid/master.pid")
+            break
+        fi
+        sleep 0.1
+    done
+    [[ -n "$postfix_pid" ]] || die "postfix wrote no pid file; see $pf/maillog"
+    echo "POSTFIX_PID=$postfix_pid" >>"$dir/env"
+    wait_for_port "$postfix_port" "postfix smtpd"
+}
+
 stop() {
     local dir=$1
     [[ -f "$dir/env" ]] || return 0
-    local DOVECOT_PID="" AUTH_PID=""
+    local DOVECOT_PID="" AUTH_PID="" POSTFIX_PID=""
     # shellcheck disable=SC1091
     source "$dir/env"
-    stop_pids "$AUTH_PID" "$DOVECOT_PID"
+    # The master stops its children on SIGTERM.
+    stop_pids "$AUTH_PID" "$DOVECOT_PID" "$POSTFIX_PID"
 }
 
 case "${1:-}" in
