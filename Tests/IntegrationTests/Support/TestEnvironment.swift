@@ -22,14 +22,23 @@ final class TestEnvironment {
     let values: [String: String]
 
     /// Starts the environment; `authArguments` go to deploy/postern-auth.py (e.g. `--mode 500`).
-    init(authArguments: String = "") throws {
+    /// `postfix` also starts a Postfix SMTP backend; `extraUsers` are lines added to
+    /// deploy/users.example for this environment.
+    init(authArguments: String = "", postfix: Bool = false, extraUsers: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("postern-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = Repository.scripts.appendingPathComponent("testenv.sh").path
+        var environment = ["AUTH_ARGS": authArguments, "TESTENV_POSTFIX": postfix ? "1" : "0"]
+        if !extraUsers.isEmpty {
+            let example = Repository.root.appendingPathComponent("deploy/users.example")
+            let usersFile = directory.appendingPathComponent("users.input")
+            let text = try String(contentsOf: example, encoding: .utf8) + "\n" + extraUsers.joined(separator: "\n") + "\n"
+            try text.write(to: usersFile, atomically: true, encoding: .utf8)
+            environment["POSTERN_USERS"] = usersFile.path
+        }
         let output = try ProcessRunner.run(
-            "/bin/bash", [script, "start", directory.path],
-            environment: ["AUTH_ARGS": authArguments], timeout: 60)
+            "/bin/bash", [script, "start", directory.path], environment: environment, timeout: 60)
         guard output.status == 0 else {
             // Whatever a half-finished start left running is stopped by pid.
             _ = try? ProcessRunner.run("/bin/bash", [script, "stop", directory.path], timeout: 30)
