@@ -173,6 +173,22 @@ struct SMTPProxyTests {
         #expect(!stack.postfixLog().contains("sasl_username=alice"))
     }
 
+    /// proxy_smtp_auth: Postern logs in to the backend (Dovecot submission) with AUTH PLAIN as the
+    /// auth service's Auth-User/Auth-Pass and the client gets "235". (The test Dovecot then drops the
+    /// session: its relay host is not running; only the login is checked.)
+    @Test func proxySMTPAuthToSubmission() throws {
+        let env = try TestEnvironment()
+        defer { env.stop() }
+        let postern = try PosternProcess(environment: env, protocol: "smtp",
+                                         serverExtra: "proxy_smtp_auth on; xclient off;")
+        defer { postern.stop() }
+        let result = try ProcessRunner.client(
+            "smtp_client.py", ["login", "127.0.0.1", String(postern.port), "carol", "carolpass", "--method", "login"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(postern.logs())")
+        let dovecotLog = (try? String(contentsOfFile: try env.value("DOVECOT_LOG"), encoding: .utf8)) ?? ""
+        #expect(dovecotLog.contains("Login: user=<carol.backend>, method=PLAIN"), "\(dovecotLog)")
+    }
+
     /// smtp_greeting_delay: a client that talks before the greeting gets "503" and is closed.
     @Test func talkingBeforeDelayedGreeting() throws {
         let stack = try Stack(serverExtra: "smtp_greeting_delay 2s;")

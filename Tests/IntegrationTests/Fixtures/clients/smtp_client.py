@@ -3,6 +3,7 @@
 Postern's integration tests.
 
     smtp_client.py send     HOST PORT USER PASS MESSAGE [--method plain|plain-noir|login|cram-md5]
+    smtp_client.py login    HOST PORT USER PASS [--method ...]   # AUTH, NOOP, QUIT
     smtp_client.py none     HOST PORT MESSAGE [--fail-user U --fail-pass P]
     smtp_client.py pipeline HOST PORT USER PASS MESSAGE
     smtp_client.py early    HOST PORT         # talks before the (delayed) greeting
@@ -62,6 +63,19 @@ def cmd_send(args):
     refused = client.sendmail(sender, [recipient], data)
     code_quit = client.quit()
     return report(not refused, ehlo=text(ehlo), auth=[auth[0], text(auth[1])], quit=code_quit[0])
+
+
+def cmd_login(args):
+    client = smtplib.SMTP(args.host, args.port, local_hostname="client.test", timeout=TIMEOUT)
+    client.ehlo()
+    auth = authenticate(client, args.user, args.password, args.method)
+    # What follows is the backend's; report it without judging it.
+    try:
+        noop = list(client.noop())
+        client.quit()
+    except (smtplib.SMTPException, OSError) as error:
+        noop = [0, repr(error)]
+    return report(auth[0] == 235, auth=[auth[0], text(auth[1])], after=[noop[0], text(noop[1])])
 
 
 def cmd_none(args):
@@ -141,7 +155,7 @@ def cmd_errors(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["send", "none", "pipeline", "early", "errors"])
+    parser.add_argument("command", choices=["send", "login", "none", "pipeline", "early", "errors"])
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("rest", nargs="*")
@@ -151,9 +165,11 @@ def main():
     args = parser.parse_args()
     if args.command in ("send", "pipeline"):
         args.user, args.password, args.message = args.rest
+    elif args.command == "login":
+        args.user, args.password = args.rest
     elif args.command == "none":
         (args.message,) = args.rest
-    handlers = {"send": cmd_send, "none": cmd_none, "pipeline": cmd_pipeline, "early": cmd_early,
+    handlers = {"send": cmd_send, "login": cmd_login, "none": cmd_none, "pipeline": cmd_pipeline, "early": cmd_early,
                 "errors": cmd_errors}
     try:
         return handlers[args.command](args)
