@@ -12,7 +12,7 @@ struct POP3ProxyTests {
         let env: TestEnvironment
         let postern: PosternProcess
 
-        init(serverExtra: String = "pop3_auth plain apop cram-md5;") throws {
+        init(serverExtra: String = "pop3_auth plain apop cram-md5 external;") throws {
             env = try TestEnvironment(extraUsers: ["longpw \(longPassword) 127.0.0.1 *"])
             do {
                 postern = try PosternProcess(environment: env, protocol: "pop3", serverExtra: serverExtra)
@@ -34,8 +34,9 @@ struct POP3ProxyTests {
         }
     }
 
-    /// Every method (USER/PASS, APOP, AUTH PLAIN with and without initial response, LOGIN, CRAM-MD5) reaches the mailbox.
-    @Test(arguments: ["user", "apop", "plain", "plain-ir", "login", "cram-md5"])
+    /// Every method (USER/PASS, APOP, AUTH PLAIN with and without initial response, LOGIN, CRAM-MD5,
+    /// EXTERNAL) reaches the mailbox.
+    @Test(arguments: ["user", "apop", "plain", "plain-ir", "login", "cram-md5", "external"])
     func loginByMethod(method: String) throws {
         let stack = try Stack()
         defer { stack.stop() }
@@ -44,7 +45,7 @@ struct POP3ProxyTests {
         #expect(result.json["count"] as? Int == 3)
         #expect((result.json["subject"] as? String)?.contains("for alice") == true)
         let headers = try stack.env.authRequests().last?["headers"] as? [String: String] ?? [:]
-        let expected = ["apop": "apop", "cram-md5": "cram-md5"][method] ?? "plain"
+        let expected = ["apop": "apop", "cram-md5": "cram-md5", "external": "external"][method] ?? "plain"
         #expect(headers["Auth-Method"] == expected)
         #expect(headers["Auth-Protocol"] == "pop3")
     }
@@ -80,9 +81,9 @@ struct POP3ProxyTests {
         let greeting = result.json["greeting"] as? String ?? ""
         #expect(greeting.hasPrefix("+OK POP3 ready <") && greeting.hasSuffix("@mail.test>"), "\(greeting)")
         let capa = result.json["capa"] as? [String: [String]] ?? [:]
-        #expect(capa["SASL"] == ["PLAIN", "LOGIN", "CRAM-MD5"])
+        #expect(capa["SASL"] == ["PLAIN", "LOGIN", "CRAM-MD5", "EXTERNAL"])
         #expect(capa["USER"] != nil && capa["TOP"] != nil && capa["UIDL"] != nil)
-        #expect(result.json["auth_methods"] as? [String] == ["PLAIN", "LOGIN", "CRAM-MD5"])
+        #expect(result.json["auth_methods"] as? [String] == ["PLAIN", "LOGIN", "CRAM-MD5", "EXTERNAL"])
     }
 
     /// Without apop or cram-md5 in pop3_auth the greeting has no salt.
@@ -103,5 +104,14 @@ struct POP3ProxyTests {
         #expect((result.json["error"] as? String)?.contains("-ERR") == true)
         let dovecotLog = (try? String(contentsOfFile: try stack.env.value("DOVECOT_LOG"), encoding: .utf8)) ?? ""
         #expect(!dovecotLog.contains("pop3-login: Login: user=<alice>"))
+    }
+
+    /// max_errors: the fifth invalid command is answered "-ERR" and the session closed.
+    @Test func tooManyErrors() throws {
+        let stack = try Stack(serverExtra: "max_errors 5;")
+        defer { stack.stop() }
+        let result = try stack.client(["errors", "127.0.0.1", stack.port])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
+        #expect(result.json["replies"] as? [String] == Array(repeating: "-ERR invalid command", count: 5))
     }
 }

@@ -13,7 +13,7 @@ struct SMTPProxyTests {
         let env: TestEnvironment
         let postern: PosternProcess
 
-        init(authArguments: String = "", serverExtra: String = "smtp_auth plain login cram-md5;") throws {
+        init(authArguments: String = "", serverExtra: String = "smtp_auth plain login cram-md5 external;") throws {
             env = try TestEnvironment(authArguments: authArguments, postfix: true,
                                       extraUsers: ["john%20doe+tag odd-pass 127.0.0.1 *"])
             do {
@@ -88,7 +88,7 @@ struct SMTPProxyTests {
     static func token() -> String { "t" + UUID().uuidString.prefix(12).lowercased() }
 
     /// smtplib logs in by each method and its message arrives byte for byte; Postfix sees the login via XCLIENT.
-    @Test(arguments: ["plain", "plain-noir", "login", "cram-md5"])
+    @Test(arguments: ["plain", "plain-noir", "login", "cram-md5", "external"])
     func smtplibByMethod(method: String) throws {
         let stack = try Stack()
         defer { stack.stop() }
@@ -97,11 +97,11 @@ struct SMTPProxyTests {
         let result = try stack.client(["send", "127.0.0.1", stack.port, "alice", "wonderland", message.path,
                                        "--method", method])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
-        #expect((result.json["ehlo"] as? String)?.contains("AUTH PLAIN LOGIN CRAM-MD5") == true)
+        #expect((result.json["ehlo"] as? String)?.contains("AUTH PLAIN LOGIN CRAM-MD5 EXTERNAL") == true)
         try stack.expectDelivered(message.bytes, token: token)
         #expect(stack.postfixLog().contains("sasl_method=XCLIENT, sasl_username=alice"))
         let headers = try stack.env.authRequests().last?["headers"] as? [String: String] ?? [:]
-        #expect(headers["Auth-Method"] == (method == "cram-md5" ? "cram-md5" : "plain"))
+        #expect(headers["Auth-Method"] == (["cram-md5": "cram-md5", "external": "external"][method] ?? "plain"))
         #expect(headers["Auth-Protocol"] == "smtp")
         #expect(headers["Client-Host"] == "[UNAVAILABLE]")
     }
@@ -143,6 +143,7 @@ struct SMTPProxyTests {
         let message = try stack.writeMessage(token: token)
         let result = try stack.client(["pipeline", "127.0.0.1", stack.port, "alice", "wonderland", message.path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
+        #expect(result.json["greeting"] as? [String] == ["220 mail.test ESMTP ready"])
         try stack.expectDelivered(message.bytes, token: token)
     }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A real POP3 client (Python's poplib) for Postern's integration tests.
 
-    pop3_client.py login HOST PORT USER PASS [--method user|apop|plain|plain-ir|login|cram-md5]
+    pop3_client.py login HOST PORT USER PASS [--method user|apop|plain|plain-ir|login|cram-md5|external]
     pop3_client.py fail  HOST PORT USER PASS [--method ...]
     pop3_client.py capa  HOST PORT                # greeting, CAPA and a bare AUTH
+    pop3_client.py errors HOST PORT               # invalid commands until the server closes
 
 Each command prints one JSON object on stdout and exits 0 when the scenario
 behaved as expected, 1 when it did not (the JSON says why). Every socket has a
@@ -57,6 +58,9 @@ def log_in(client, user, password, method):
         salt = base64.b64decode(challenge[2:].strip())
         digest = hmac.new(password.encode(), salt, hashlib.md5).hexdigest()
         return client._shortcmd(b64(f"{user} {digest}".encode()))
+    if method == "external":
+        # RFC 4422 EXTERNAL with the authorization identity as initial response.
+        return client._shortcmd("AUTH EXTERNAL " + b64(user.encode()))
     raise ValueError(f"unknown method {method}")
 
 
@@ -105,9 +109,21 @@ def cmd_capa(args):
     return report(True, greeting=greeting, capa=capa, auth_reply=first, auth_methods=methods)
 
 
+def cmd_errors(args):
+    client = connect(args)
+    replies = []
+    for _ in range(20):
+        try:
+            client._putcmd("BOGUS")
+            replies.append(text(client._getline()[0]))
+        except (poplib.error_proto, EOFError, OSError):
+            break
+    return report(0 < len(replies) < 20, replies=replies)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["login", "fail", "capa"])
+    parser.add_argument("command", choices=["login", "fail", "capa", "errors"])
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("user", nargs="?")
@@ -115,7 +131,7 @@ def main():
     parser.add_argument("--method", default="user")
     args = parser.parse_args()
     try:
-        return {"login": cmd_login, "fail": cmd_fail, "capa": cmd_capa}[args.command](args)
+        return {"login": cmd_login, "fail": cmd_fail, "capa": cmd_capa, "errors": cmd_errors}[args.command](args)
     except Exception as error:  # the JSON carries the failure to the Swift test
         return report(False, error=f"{type(error).__name__}: {error}")
 

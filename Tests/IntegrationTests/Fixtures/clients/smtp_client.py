@@ -2,7 +2,7 @@
 """A real SMTP client (Python's smtplib, raw sockets where smtplib cannot) for
 Postern's integration tests.
 
-    smtp_client.py send     HOST PORT USER PASS MESSAGE [--method plain|plain-noir|login|cram-md5]
+    smtp_client.py send     HOST PORT USER PASS MESSAGE [--method plain|plain-noir|login|cram-md5|external]
     smtp_client.py login    HOST PORT USER PASS [--method ...]   # AUTH, NOOP, QUIT
     smtp_client.py none     HOST PORT MESSAGE [--fail-user U --fail-pass P]
     smtp_client.py pipeline HOST PORT USER PASS MESSAGE
@@ -52,6 +52,8 @@ def authenticate(client, user, password, method):
         return client.auth("LOGIN", client.auth_login, initial_response_ok=False)
     if method == "cram-md5":
         return client.auth("CRAM-MD5", client.auth_cram_md5)
+    if method == "external":
+        return client.auth("EXTERNAL", lambda challenge=None: user)
     raise ValueError(f"unknown method {method}")
 
 
