@@ -60,7 +60,8 @@ struct POP3ProxyTests {
         #expect((result.json["subject"] as? String)?.contains("carol.backend") == true)
     }
 
-    /// AUTH PLAIN with a 100-character password (a 150-byte line) logs in, where nginx answers "-ERR".
+    /// AUTH PLAIN with a 100-character password (a 150-byte line) logs in, where nginx answers "-ERR"
+    /// (the oracle run fails here by design).
     @Test func longPasswordAuthPlain() throws {
         let stack = try Stack()
         defer { stack.stop() }
