@@ -4,7 +4,7 @@ import Protocols
 /// Directives Postern acts on in this build. The config layer reports every
 /// other accepted directive as "not supported yet" at start.
 let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
-    .subtracting(["user", "worker_connections", "max_line_length", "proxy"])
+    .subtracting(["worker_connections", "max_line_length", "proxy"])
     .union(["worker_processes", "events", "env", "load_module", "master_process"])
 
 /// Turns a checked configuration into what the runtime opens and serves.

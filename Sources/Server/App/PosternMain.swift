@@ -193,17 +193,29 @@ public enum PosternMain {
             tellParent(false)
             return 1
         }
+        // Bound and opened as root; from here on serve as the `user` account.
+        if let failure = dropPrivileges(config, mainTargets: mainTargets, log: log) {
+            log.log(.emerg, failure.description)
+            runtime.fastStop()
+            tellParent(false)
+            return 1
+        }
         log.log(.notice, "start serving: \(plan.listeners.count) listeners, \(plan.sessionThreads) session threads")
         tellParent(true)
+        let notify = SystemdNotify.fromProcessEnvironment()
+        notify?.ready(status: serviceStatus(runtime))
+        if let notify { startStatusUpdates(notify, runtime: runtime) }
 
         while true {
             switch Signals.waitForSignal() {
             case .fastStop:
+                notify?.stopping()
                 log.log(.notice, "signal received, exiting")
                 runtime.fastStop()
                 log.log(.notice, "exit")
                 return 0
             case .gracefulStop:
+                notify?.stopping()
                 log.log(.notice, "gracefully shutting down")
                 runtime.gracefulStop()
                 log.log(.notice, "exit")
@@ -213,6 +225,8 @@ public enum PosternMain {
                 for error in log.reopen() { log.log(.alert, "reopen of error log failed \(error)") }
                 for serverLog in plan.serverLogs { _ = serverLog.reopen() }
             case .reload:
+                notify?.reloading()
+                defer { notify?.ready(status: serviceStatus(runtime)) }
                 log.log(.notice, "reconfiguring")
                 switch load(prefix: prefix, configFile: configFile, directives: options.directives) {
                 case .failure(let errors):

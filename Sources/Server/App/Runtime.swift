@@ -132,6 +132,9 @@ public final class Runtime: Sendable {
 
     public var liveSessions: Int { services.live }
 
+    /// Listening sockets open now (systemd STATUS line).
+    public var listenerCount: Int { table.entries.withLock { $0.count } }
+
     /// HUP: serve `plan` from now on. New listeners open first; if one fails
     /// the reload is refused and nothing changes. Live sessions keep the
     /// settings they started with.
