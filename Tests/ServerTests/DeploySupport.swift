@@ -78,7 +78,7 @@ final class PosternProcess {
         configPath = dir + "/postern.conf"
         stderrPath = dir + "/stderr.log"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["-p", dir + "/", "-c", configPath, "-e", dir + "/error.log"] + extraArguments
         var env = ProcessInfo.processInfo.environment
@@ -105,6 +105,17 @@ final class PosternProcess {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
             if log.contains(text) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Waits until the error log contains `text` at least `count` times.
+    @discardableResult
+    func waitForLog(_ text: String, count: Int, seconds: Double = 10) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if log.components(separatedBy: text).count - 1 >= count { return true }
             usleep(20_000)
         }
         return false
