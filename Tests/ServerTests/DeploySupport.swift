@@ -163,7 +163,30 @@ final class RawClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Wraps an accepted descriptor (the fake servers' side).
+    init(fd: Int32) {
+        self.fd = fd
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     deinit { close(fd) }
+
+    /// Exactly `count` bytes (an IMAP literal); nil on timeout or close.
+    func readBytes(_ count: Int) -> [UInt8]? {
+        for _ in 0..<10_000 {
+            if pending.count >= count {
+                let out = Array(pending[..<count])
+                pending.removeFirst(count)
+                return out
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return nil }
+            pending += chunk[..<n]
+        }
+        return nil
+    }
 
     func send(_ text: String) {
         let bytes = Array(text.utf8)
@@ -258,4 +281,48 @@ final class NotifyReceiver {
         }
         return got
     }
+}
+
+/// A loopback TCP server on a free port; each connection runs `handler` on its own thread.
+final class FakeServer: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+
+    init(_ handler: @escaping @Sendable (RawClient) -> Void) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = bind(fd, $0, length)
+                _ = getsockname(fd, $0, &length)
+            }
+        }
+        port = UInt16(bigEndian: address.sin_port)
+        _ = listen(fd, 64)
+        let listenFD = fd
+        Thread {
+            for _ in 0..<1_000 {
+                let client = accept(listenFD, nil, nil)
+                if client < 0 { return }
+                Thread { handler(RawClient(fd: client)) }.start()
+            }
+        }.start()
+    }
+
+    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    deinit { stop() }
+}
+
+/// Thread-safe record of what fake servers saw.
+final class Transcript: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func append(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
 }
