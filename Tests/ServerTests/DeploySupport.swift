@@ -315,7 +315,18 @@ final class FakeServer: @unchecked Sendable {
         }.start()
     }
 
-    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    private let stopLock = NSLock()
+    private var stopped = false
+
+    /// Closes the listening socket once (a second close could hit a reused descriptor).
+    func stop() {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
     deinit { stop() }
 }
 

@@ -42,7 +42,7 @@ public enum PosternMain {
     }
 
     static let usage = """
-        Usage: postern [-?hvVtTq] [-s signal] [-p prefix]
+        Usage: postern [-?hvVtTqP] [-s signal] [-p prefix]
                        [-e filename] [-c filename] [-g directives]
 
         Options:
@@ -52,6 +52,7 @@ public enum PosternMain {
           -t            : test configuration and exit
           -T            : test configuration, dump it and exit
           -q            : suppress non-error messages during configuration testing
+          -P            : test configuration, then probe auth_http, backends and certificates
           -s signal     : send signal to a master process: stop, quit, reopen, reload
           -p prefix     : set prefix path (default: \(PosternDefaults.prefix))
           -e filename   : set error log file (default: \(PosternDefaults.errorLogPath))
@@ -80,6 +81,7 @@ public enum PosternMain {
                 printError("postern: configuration file \(configFile) test is successful")
             }
             if options.dumpConfig { printOut(config.dump) }
+            if options.probe { return probe(config, quiet: options.quiet) }
             return 0
         }
     }
