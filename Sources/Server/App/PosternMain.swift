@@ -131,6 +131,7 @@ public enum PosternMain {
             return 1
         }
 
+        SocketActivation.adoptFromEnvironment()
         // Detach before any thread exists; the parent waits for "ready" so
         // bind errors still reach the terminal's exit status.
         var readyPipe: (read: Int32, write: Int32)? = nil
@@ -174,6 +175,9 @@ public enum PosternMain {
             log.log(.emerg, error.description)
             tellParent(false)
             return 1
+        }
+        for address in InheritedListeners.shared.closeUnclaimed() {
+            log.log(.warn, "socket activation: inherited socket \(address) matches no listen directive, closed")
         }
         // Bound and opened as root; from here on serve as the `user` account.
         if let failure = dropPrivileges(config, mainTargets: mainTargets, log: log) {

@@ -89,6 +89,11 @@ public final class Runtime: Sendable {
     private static func open(_ plans: [ListenerPlan], log: ErrorLog) throws(RuntimeError) -> [(Listener, ListenerPlan)] {
         var opened: [(Listener, ListenerPlan)] = []
         for plan in plans {
+            // A socket systemd passed for this address (socket activation).
+            if let inherited = InheritedListeners.shared.take(plan.address) {
+                opened.append((inherited, plan))
+                continue
+            }
             do {
                 let listener = try Listener.open(address: plan.address, backlog: plan.backlog, ipv6Only: plan.ipv6Only,
                                                  receiveBuffer: plan.receiveBuffer, sendBuffer: plan.sendBuffer,
