@@ -44,6 +44,13 @@ import Testing
         #expect(fields["Groups"]?.split(separator: " ").map(String.init).allSatisfy { $0 == gid } == true)
         #expect(fields["CapEff"] == "0000000000000000")
         #expect(fields["CapPrm"] == "0000000000000000")
+        // Every thread (pool, relay, accept loop) dropped too, not only the main one.
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(postern.pid)/task")
+        #expect(tasks.count > 1)
+        for task in tasks {
+            let text = (try? String(contentsOfFile: "/proc/\(postern.pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            #expect(text.contains("Uid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)\n"), "task \(task)")
+        }
         #expect(postern.log.contains("serving as user nobody"))
         #expect(!postern.log.contains("\"user\" directive is not supported"))
         // The log was handed over, so the unprivileged process can still reopen it.
