@@ -48,6 +48,15 @@ wait_for_port() {
     die "$what did not listen on port $port within 10 s"
 }
 
+# True while pid runs. A zombie counts as gone: our daemons are reparented to
+# pid 1, and in a container pid 1 may reap them late.
+running() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ "$state" != Z ]]
+}
+
 # Sends SIGTERM to each pid given, waits up to 5 s for all, then SIGKILLs what
 # is left. Only the pids given are touched; they stop in parallel.
 stop_pids() {
@@ -58,7 +67,7 @@ stop_pids() {
     for _ in $(seq 1 100); do
         local still=()
         for pid in "${alive[@]}"; do
-            kill -0 "$pid" 2>/dev/null && still+=("$pid")
+            running "$pid" && still+=("$pid")
         done
         ((${#still[@]} == 0)) && return 0
         alive=("${still[@]}")
@@ -151,7 +160,7 @@ start() {
     for _ in $(seq 1 100); do
         auth_port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$dir/auth.out" 2>/dev/null)
         [[ -n "$auth_port" ]] && break
-        kill -0 "$auth_pid" 2>/dev/null || die "auth service exited: $(cat "$dir/auth.err")"
+        running "$auth_pid" || die "auth service exited: $(cat "$dir/auth.err")"
         sleep 0.1
     done
     [[ -n "$auth_port" ]] || die "auth service did not report its port within 10 s"
