@@ -123,17 +123,23 @@ start() {
     large=$(python3 "$repo/scripts/seed-maildir.py" "$dir/mail" "$first_user" $backend_users)
     chown -R "$mail_user:$mail_group" "$dir/mail"
 
-    local ports imap_port pop3_port submission_port
-    ports=$(free_ports 3)
-    read -r imap_port pop3_port submission_port <<<"$ports"
-    sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
-        -e "s|@SUBMISSION_PORT@|$submission_port|g" \
-        -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
-        "$template" >"$dir/dovecot/dovecot.conf"
-
-    # Dovecot daemonizes itself and records its master pid in base_dir.
-    dovecot -c "$dir/dovecot/dovecot.conf" || die "dovecot failed to start; see $dir/dovecot/dovecot.log"
-    local dovecot_pid=""
+    # Another process may take a chosen port before Dovecot binds it; Dovecot
+    # then fails at once, and we try again with fresh ports (3 attempts).
+    local ports imap_port pop3_port submission_port attempt dovecot_pid=""
+    for attempt in 1 2 3; do
+        ports=$(free_ports 3)
+        read -r imap_port pop3_port submission_port <<<"$ports"
+        sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
+            -e "s|@SUBMISSION_PORT@|$submission_port|g" \
+            -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
+            "$template" >"$dir/dovecot/dovecot.conf"
+        # Dovecot binds its listeners, daemonizes, and records its master pid in base_dir.
+        if dovecot -c "$dir/dovecot/dovecot.conf"; then
+            break
+        fi
+        ((attempt < 3)) || die "dovecot failed to start; see $dir/dovecot/dovecot.log"
+        echo "testenv: dovecot failed to start (attempt $attempt), retrying with other ports" >&2
+    done
     for _ in $(seq 1 50); do
         if [[ -s "$dir/dovecot/run/master.pid" ]]; then
             dovecot_pid=$(cat "$dir/dovecot/run/master.pid")

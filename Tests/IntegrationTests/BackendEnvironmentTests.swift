@@ -128,6 +128,18 @@ struct BackendEnvironmentTests {
         #expect(!raw.contains("wonderland"))
     }
 
+    /// --delay holds every answer back, for proxy timeout tests.
+    @Test func authServiceDelay() async throws {
+        let env = try await TestEnvironment(authArguments: "--delay 1.5")
+        defer { env.stop() }
+        let started = Date()
+        let reply = try await AuthHTTP.request(env, [
+            "Auth-Method": "plain", "Auth-User": "bob", "Auth-Pass": "builder", "Auth-Protocol": "imap",
+        ])
+        #expect(reply["Auth-Status"] == "OK")
+        #expect(Date().timeIntervalSince(started) >= 1.5)
+    }
+
     /// Fault modes: --mode 500 answers HTTP 500, --mode garbage answers no HTTP at all.
     @Test func authServiceFaultModes() async throws {
         let failing = try await TestEnvironment(authArguments: "--mode 500")
