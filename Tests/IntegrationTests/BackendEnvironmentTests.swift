@@ -29,6 +29,17 @@ struct BackendEnvironmentTests {
         #expect(result.json["size"] as? Int == Int(try env.value("LARGE_SIZE")))
     }
 
+    /// Dovecot's POP3 accepts poplib USER/PASS and shows the seeded messages.
+    @Test func dovecotDirectPOP3Login() async throws {
+        let env = try await TestEnvironment()
+        defer { env.stop() }
+        let result = try await ProcessRunner.client(
+            "pop3_client.py",
+            ["login", "127.0.0.1", String(try env.pop3Port), try env.value("TEST_USER"), try env.value("TEST_PASS")])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.json["count"] as? Int == 3)
+    }
+
     /// Dovecot's POP3 lists the three seeded messages to curl.
     @Test func dovecotDirectPOP3WithCurl() async throws {
         let env = try await TestEnvironment()
