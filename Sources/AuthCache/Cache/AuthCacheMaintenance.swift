@@ -66,29 +66,26 @@ public final class AuthCacheMaintenance: Sendable {
     }
 }
 
-/// One maintenance thread per cache settings, process-wide: servers and
-/// worker threads using the same database share it.
+/// One maintenance thread per distinct cache settings, process-wide: worker
+/// threads and server blocks with the same settings share it. A reload that
+/// changes a cache's settings starts a new one; the old one stays (idle but
+/// purging) until `stopAll`, so the number is bounded by distinct settings.
 public final class AuthCacheRegistry: Sendable {
     public static let process = AuthCacheRegistry()
-    private let entries = Mutex<[String: AuthCacheMaintenance]>([:])
+    private let entries = Mutex<[AuthCacheSettings: AuthCacheMaintenance]>([:])
 
     public init() {}
 
-    /// The shared state for `settings`, starting its maintenance thread the
-    /// first time. Changed settings for a path (a reload) replace the old
-    /// thread, which writes its queue and ends.
+    /// The shared state for `settings`, starting its maintenance thread the first time.
     public func shared(for settings: AuthCacheSettings,
                        log: @escaping @Sendable (CacheLogLevel, String) -> Void) -> AuthCacheShared {
-        let (current, replaced) = entries.withLock { map -> (AuthCacheMaintenance, AuthCacheMaintenance?) in
-            if let existing = map[settings.path], existing.shared.settings == settings { return (existing, nil) }
+        entries.withLock { map -> AuthCacheShared in
+            if let existing = map[settings] { return existing.shared }
             let fresh = AuthCacheMaintenance(shared: AuthCacheShared(settings: settings, log: log))
             fresh.start()
-            let old = map[settings.path]
-            map[settings.path] = fresh
-            return (fresh, old)
+            map[settings] = fresh
+            return fresh.shared
         }
-        replaced?.stop(timeoutMillis: 0)
-        return current.shared
     }
 
     /// Stops every maintenance thread after a final ledger write.

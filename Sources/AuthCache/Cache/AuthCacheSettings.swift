@@ -1,7 +1,7 @@
 /// A server block's cache configuration (`auth_cache` and friends),
-/// resolved by the config planner. Servers naming the same path share one
-/// database and one background writer.
-public struct AuthCacheSettings: Sendable, Equatable {
+/// resolved by the config planner. Server blocks with equal settings share
+/// one background writer; each worker thread has one connection per settings.
+public struct AuthCacheSettings: Sendable, Hashable {
     public var path: String
     /// `auth_cache_ttl`; `Auth-Cache-TTL` from the auth service overrides it.
     public var ttlSeconds: Int64

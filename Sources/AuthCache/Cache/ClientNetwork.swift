@@ -3,7 +3,7 @@ import Glibc
 /// How much of a client's address identifies its network in the cache and
 /// the throttle: IPv4 exact and IPv6 /64 by default (one customer usually
 /// holds a whole /64). `auth_cache_client_prefix V4BITS V6BITS` widens it.
-public struct ClientPrefix: Sendable, Equatable {
+public struct ClientPrefix: Sendable, Hashable {
     public var v4Bits: Int
     public var v6Bits: Int
     public init(v4Bits: Int = 32, v6Bits: Int = 64) {

@@ -8,7 +8,7 @@
 ///   guesser who keeps going earns the next, longer ban as soon as this
 ///   one ends.
 /// - History is forgotten after `memorySeconds` without failures or bans.
-public struct ThrottlePolicy: Sendable, Equatable {
+public struct ThrottlePolicy: Sendable, Hashable {
     /// 0 turns the throttle off.
     public var maxFailures: Int
     public var windowSeconds: Int64
