@@ -35,6 +35,17 @@ public struct PosternConfig: Sendable {
 public struct DirectiveUse: Sendable, Equatable {
     public var name: String
     public var location: ConfigLocation
+
+    public init(name: String, location: ConfigLocation) {
+        self.name = name
+        self.location = location
+    }
+
+    /// The start-up warning for it, worded like nginx's config warnings.
+    public var notSupportedMessage: String {
+        ConfigError("the \"\(name)\" directive is accepted but has no effect in this version of postern",
+                    at: location).description
+    }
 }
 
 /// Compiled-in paths, in one place (nginx's NGX_PREFIX, NGX_CONF_PATH,
@@ -69,6 +80,11 @@ public struct ErrorLogSpec: Sendable, Equatable {
     public var target: ErrorLogTarget
     /// Messages at this level and more severe are written (default `error`).
     public var level: ErrorLogLevel
+
+    public init(target: ErrorLogTarget, level: ErrorLogLevel = .error) {
+        self.target = target
+        self.level = level
+    }
 }
 
 public enum WorkerProcesses: Sendable, Equatable {
@@ -96,6 +112,8 @@ public struct MainSettings: Sendable, Equatable {
     public var workerConnections = 512
     public var eventsMethod: String?
     public var multiAccept = false
+
+    public init() {}
 }
 
 /// Process-wide values that live in `mail { }`.
@@ -106,6 +124,12 @@ public struct MailSettings: Sendable, Equatable {
     public var sessionPoolQueue = 256
     /// Threads of the relay engine.
     public var relayThreads = 2
+
+    public init(sessionPoolThreads: Int = 64, sessionPoolQueue: Int = 256, relayThreads: Int = 2) {
+        self.sessionPoolThreads = sessionPoolThreads
+        self.sessionPoolQueue = sessionPoolQueue
+        self.relayThreads = relayThreads
+    }
 }
 
 /// Where the auth service is, from `auth_http [http://]host[:port][/uri]` or
@@ -121,12 +145,23 @@ public struct AuthHTTPURL: Sendable, Equatable {
     public var hostHeader: String
     /// Path and query, `/` when none was given.
     public var uri: String
+
+    public init(peer: Peer, hostHeader: String, uri: String) {
+        self.peer = peer
+        self.hostHeader = hostHeader
+        self.uri = uri
+    }
 }
 
 public struct ResolverSettings: Sendable, Equatable {
     public struct Server: Sendable, Equatable {
         public var host: String
         public var port: Int
+
+        public init(host: String, port: Int = 53) {
+            self.host = host
+            self.port = port
+        }
     }
     public var servers: [Server]
     /// `valid=TIME`: overrides the answers' TTL.
@@ -134,6 +169,15 @@ public struct ResolverSettings: Sendable, Equatable {
     public var ipv4 = true
     public var ipv6 = true
     public var statusZone: String?
+
+    public init(servers: [Server], valid: Milliseconds? = nil, ipv4: Bool = true, ipv6: Bool = true,
+                statusZone: String? = nil) {
+        self.servers = servers
+        self.valid = valid
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.statusZone = statusZone
+    }
 }
 
 public enum StartTLSMode: String, Sendable, Equatable { case off, on, only }
@@ -178,6 +222,8 @@ public struct SSLSettings: Sendable, Equatable {
     public var trustedCertificate: String?
     public var crl: String?
     public var confCommands: [(name: String, value: String)] = []
+
+    public init() {}
 
     public static func == (a: SSLSettings, b: SSLSettings) -> Bool {
         a.certificates == b.certificates && a.certificateKeys == b.certificateKeys
@@ -253,6 +299,18 @@ public struct ServerSettings: Sendable, Equatable {
     public var authLedgerRetention: Milliseconds = 30 * 86_400_000
     public var maxLineLength = 8192
 
+    /// Everything else starts at nginx's (or Postern's) default; for tests
+    /// of other layers that need a server without parsing a file.
+    public init(protocolName: MailProtocol, serverName: String, authHTTP: AuthHTTPURL,
+                errorLogs: [ErrorLogSpec] = MainSettings().errorLogs, file: String = "", line: Int = 0) {
+        self.protocolName = protocolName
+        self.serverName = serverName
+        self.authHTTP = authHTTP
+        self.errorLogs = errorLogs
+        self.file = file
+        self.line = line
+    }
+
     public static func == (a: ServerSettings, b: ServerSettings) -> Bool {
         a.protocolName == b.protocolName && a.file == b.file && a.line == b.line
             && a.serverName == b.serverName && a.timeout == b.timeout && a.maxErrors == b.maxErrors
@@ -320,4 +378,10 @@ public struct ListenerSpec: Sendable, Equatable {
     public var soKeepalive = SOKeepalive.unset
     public var multipath = false
     public var location: ConfigLocation
+
+    public init(address: ListenAddress, serverIndex: Int, location: ConfigLocation = .none) {
+        self.address = address
+        self.serverIndex = serverIndex
+        self.location = location
+    }
 }

@@ -116,8 +116,8 @@ extension ConfigInterpreter {
 
         guard ok, let proto, let authHTTP else { return nil }
 
-        var s = ServerSettings(protocolName: proto, file: scope.file, line: scope.line,
-                               serverName: "", errorLogs: mainSettings.errorLogs, authHTTP: authHTTP)
+        var s = ServerSettings(protocolName: proto, serverName: "", authHTTP: authHTTP,
+                               errorLogs: mainSettings.errorLogs, file: scope.file, line: scope.line)
         let name = pick { $0.string("server_name") } ?? ""
         s.serverName = name.isEmpty ? environment.hostname : name
         s.timeout = pick { $0.time("timeout") } ?? 60_000
