@@ -163,6 +163,20 @@ let backendA = CachedBackend(host: "127.0.0.1", port: 1143, user: nil, password:
         #expect(other.lookup(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7") == .miss)
     }
 
+    /// Two connections (two worker threads) see each other's writes at once: no statement pins an old snapshot.
+    @Test func connectionsSeeEachOthersWrites() throws {
+        let f = try CacheFixture(throttle: ThrottlePolicy(maxFailures: 2, delayMillis: 0))
+        let other = f.secondStore()
+        f.store.store(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7", backend: backendA)
+        #expect(other.lookup(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7") == .hit(backendA))
+        f.store.recordFailure(login: Self.login, clientIP: "192.0.2.9")
+        #expect(other.throttleCheck(login: Self.login, clientIP: "192.0.2.9") == .allow)
+        f.store.recordFailure(login: Self.login, clientIP: "192.0.2.9")
+        #expect(other.throttleCheck(login: Self.login, clientIP: "192.0.2.9") == .refuse(delayMillis: 0))
+        f.store.forget(protocolName: "imap", login: Self.login, clientIP: "192.0.2.7")
+        #expect(other.lookup(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7") == .miss)
+    }
+
     /// The ledger writes rows with readable times in recent_sessions, and retention purges them.
     @Test func ledgerWriteAndPurge() throws {
         let f = try CacheFixture()

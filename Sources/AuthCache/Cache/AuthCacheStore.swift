@@ -300,6 +300,7 @@ public final class AuthCacheStore {
             }
         }
         guard let db else { return nil }
+        defer { self.db?.resetAll() }
         do throws(CacheError) {
             let value = try body(db)
             shared.reportWorking()

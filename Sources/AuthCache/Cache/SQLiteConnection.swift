@@ -54,6 +54,13 @@ final class SQLiteConnection {
         return s
     }
 
+    /// Resets every statement. A statement left on a row holds its read
+    /// transaction open, and in WAL mode that pins an old snapshot: this
+    /// connection would not see other threads' writes.
+    func resetAll() {
+        for s in statements.values { s.reset() }
+    }
+
     func scalarInt(_ sql: String) throws(CacheError) -> Int64 {
         let s = try statement(sql)
         guard try s.step() else { return 0 }
@@ -83,7 +90,7 @@ final class SQLiteStatement {
 
     deinit { sqlite3_finalize(raw) }
 
-    fileprivate func reset() {
+    func reset() {
         sqlite3_reset(raw)
         sqlite3_clear_bindings(raw)
     }
