@@ -79,6 +79,9 @@ final class CacheTmpfs {
         #expect(f.shared.isFaulted)
         try locker.execute("COMMIT")
         store(f.store, login: Array("bob".utf8))
+        #expect(f.shared.isFaulted, "no retry within a second of a lock")
+        f.clock.now += 1
+        store(f.store, login: Array("bob".utf8))
         #expect(!f.shared.isFaulted)
         #expect(lookup(f.store) == .hit(backendA))
     }

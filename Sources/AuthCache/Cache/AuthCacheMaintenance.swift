@@ -88,6 +88,11 @@ public final class AuthCacheRegistry: Sendable {
         }
     }
 
+    /// The shared state of every cache in use, for status lines and benchmarks.
+    public var allShared: [AuthCacheShared] {
+        entries.withLock { map in map.values.map(\.shared) }
+    }
+
     /// Stops every maintenance thread after a final ledger write.
     public func stopAll(timeoutMillis: Int = 2000) {
         let all = entries.withLock { map in

@@ -290,8 +290,10 @@ public final class AuthCacheStore {
     /// Runs `body` on an open connection; nil when the cache is faulted.
     private func withDatabase<T>(_ body: (SQLiteConnection) throws(CacheError) -> T) -> T? {
         let now = clock()
+        // During a fault episode, answer at once instead of waiting on a
+        // lock or a dead file for every login.
+        guard now >= retryAt else { return nil }
         if db == nil {
-            guard now >= retryAt else { return nil }
             do throws(CacheError) {
                 try open()
             } catch {
@@ -316,7 +318,7 @@ public final class AuthCacheStore {
         switch error.kind {
         case .locked:
             // Keep the connection: the lock is someone else's and passes.
-            break
+            retryAt = now + 1
         case .corrupt:
             db = nil
             moveAside(now: now)
@@ -332,7 +334,12 @@ public final class AuthCacheStore {
         let path = settings.path
         // Create the file 0600 ourselves; SQLite gives -wal and -shm the same mode.
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 {
+            // A file someone made readable to others is tightened: it names logins and bans.
+            var st = stat()
+            if fstat(fd, &st) == 0 && st.st_mode & 0o077 != 0 { fchmod(fd, 0o600) }
+            Glibc.close(fd)
+        }
         key = try CacheKeyFile.loadOrCreate(settings.keyPath)
         let connection = try SQLiteConnection(path: path, busyTimeoutMillis: settings.busyTimeoutMillis)
         try connection.execute("PRAGMA journal_mode = WAL")

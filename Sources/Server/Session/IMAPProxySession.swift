@@ -222,7 +222,10 @@ struct IMAPProxySession {
                 log.error("auth http server \(settings.authURL) did not send password")
                 return (.tempFail, nil)
             }
-            acceptedForCache = (CachedBackend(host: server, port: port, user: user, password: password), cacheTTL)
+            if rounds == 0 {
+                // An answer reached through Auth-Status: WAIT rounds is not cached.
+                acceptedForCache = (CachedBackend(host: server, port: port, user: user, password: password), cacheTTL)
+            }
             return (.accepted, AuthAccepted(server: address, upstreamName: address.description,
                                             user: user ?? credentials.user, password: backendPassword))
         }
