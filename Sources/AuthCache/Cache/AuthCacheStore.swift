@@ -49,8 +49,9 @@ public final class AuthCacheStore {
             let backend = CachedBackend(
                 host: s.text(2) ?? "", port: Int(s.int(3)), user: s.blob(4),
                 password: s.blob(5).map { crypt($0, salt: salt, password: password) })
+            // The hit counter is for operators only: a read-only or busy file still answers.
             let touch = try db.statement("UPDATE cached_logins SET hits = hits + 1, last_hit_at = ? WHERE lookup_id = ?")
-            try touch.bind(1, now).bind(2, blob: id).run()
+            try? touch.bind(1, now).bind(2, blob: id).run()
             return backend
         }
         switch result {

@@ -30,5 +30,5 @@ public struct CacheError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum CacheFaultKind: String, Sendable {
-    case locked, readOnly, corrupt, full, cannotOpen, keyFile, other
+    case locked, readOnly, corrupt, full, cannotOpen, other
 }
