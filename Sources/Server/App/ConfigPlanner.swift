@@ -6,6 +6,8 @@ import Protocols
 let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
     .subtracting(["worker_connections", "max_line_length", "proxy"])
     .union(["worker_processes", "events", "env", "load_module", "master_process"])
+    .union(["auth_cache", "auth_cache_ttl", "auth_cache_fail_ttl", "auth_cache_client_prefix",
+            "auth_throttle_failures", "auth_throttle_window", "auth_throttle_ban", "auth_ledger_retention"])
 
 /// Turns a checked configuration into what the runtime opens and serves.
 /// Opens server-level error logs, so it can fail like start-up does.
@@ -78,7 +80,8 @@ enum ConfigPlanner {
                                     propagateHalfClose: true),
                 imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
                                           clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
-                                          starttls: .off))
+                                          starttls: .off),
+                authCache: authCacheSettings(server))
             var plan = ListenerPlan(address: address, backlog: Int32(clamping: spec.backlog), ipv6Only: spec.ipv6only,
                                     receiveBuffer: spec.rcvbuf, sendBuffer: spec.sndbuf,
                                     keepAlive: keepAlive(spec.soKeepalive), settings: settings)
@@ -97,6 +100,22 @@ enum ConfigPlanner {
     }
 
     static func millis(_ value: Milliseconds) -> Int { Int(clamping: value) }
+
+    /// The cache of a server block, nil with `auth_cache off` (the default).
+    /// `auth_cache_fail_ttl` is how long failure history is remembered.
+    static func authCacheSettings(_ server: ServerSettings) -> AuthCacheSettings? {
+        guard let path = server.authCachePath else { return nil }
+        let window = max(server.authThrottleWindow / 1000, 1)
+        return AuthCacheSettings(
+            path: path, ttlSeconds: server.authCacheTTL / 1000,
+            throttle: ThrottlePolicy(
+                maxFailures: server.authThrottleFailures, windowSeconds: window,
+                banSeconds: max(server.authThrottleBan / 1000, 1),
+                delayMillis: min(3000, millis(server.timeout)),
+                memorySeconds: max(server.authCacheFailTTL / 1000, window)),
+            clientPrefix: ClientPrefix(v4Bits: server.authCacheClientPrefixV4, v6Bits: server.authCacheClientPrefixV6),
+            ledgerRetentionSeconds: server.authLedgerRetention / 1000)
+    }
 
     static func authURLText(_ url: Server.AuthHTTPURL) -> String {
         switch url.peer {

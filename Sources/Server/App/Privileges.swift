@@ -57,9 +57,11 @@ public enum Privileges {
     /// True when the effective user is root, the only case where `user` means anything.
     public static var isRoot: Bool { geteuid() == 0 }
 
-    /// Gives log files to `account` so that a USR1 reopen after the drop can
-    /// still append to them (a missing file is created in its directory, which
-    /// the operator must make writable: the unit's LogsDirectory does).
+    /// Gives log and cache files to `account` so that a USR1 reopen after the
+    /// drop can still append to them and the cache stays writable (a missing
+    /// file is created in its directory, which the operator must make
+    /// writable: the unit's LogsDirectory and StateDirectory do). Paths that
+    /// do not exist are skipped.
     public static func handOver(paths: [String], to account: ServiceAccount) {
         for path in paths { _ = chown(path, account.uid, account.gid) }
     }
@@ -95,6 +97,11 @@ extension PosternMain {
             var paths: [String] = []
             for target in targets {
                 if case .file(let path) = target.destination, !paths.contains(path) { paths.append(path) }
+            }
+            // The auth cache opens lazily in session threads, after the drop:
+            // files a root run left behind must belong to the account too.
+            for cache in Set(config.servers.compactMap(\.authCachePath)) {
+                paths += [cache, cache + "-wal", cache + "-shm", cache + ".key"]
             }
             Privileges.handOver(paths: paths, to: account)
             try Privileges.drop(to: account)

@@ -198,6 +198,7 @@ public final class Runtime: Sendable {
     public func fastStop() {
         stopAccepting()
         services.relay.stop()
+        AuthCacheRegistry.process.stopAll()
         if let pidPath { PidFile.remove(path: pidPath) }
     }
 
@@ -212,6 +213,8 @@ public final class Runtime: Sendable {
             log.log(.notice, "worker_shutdown_timeout expired, closing \(services.relay.livePairs) sessions")
         }
         services.relay.stop()
+        // Sessions the stop closed still reach the ledger.
+        AuthCacheRegistry.process.stopAll()
         if let pidPath { PidFile.remove(path: pidPath) }
     }
 }

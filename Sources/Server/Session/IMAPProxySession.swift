@@ -15,6 +15,13 @@ struct IMAPProxySession {
     var log: SessionLog
     let clientAddress: SocketAddress?
     var session: IMAPSession
+    /// nil with `auth_cache off`: then nothing below touches SQLite.
+    var cacheGate: AuthCacheGate?
+    /// What the auth service accepted, kept for the cache.
+    var acceptedForCache: (backend: CachedBackend, ttl: Int?)?
+    let startedAt = ledgerTimestamp()
+    /// The ledger's outcome if the session ends before the relay.
+    var outcome = "closed"
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
          connection: UInt64, serverAddress: String) {
@@ -29,6 +36,10 @@ struct IMAPProxySession {
         var imap = settings.imap
         imap.salt = makeSessionSalt(serverName: settings.serverName)
         session = IMAPSession(settings: imap)
+        if let cache = settings.authCache, let address = clientAddress, address.port != nil {
+            cacheGate = AuthCacheGate(store: worker.authCache(cache, log: services.log),
+                                      protocolName: settings.mailProtocol.rawValue, clientIP: address.hostText)
+        }
     }
 
     /// The whole pre-login life of the session. Returns once the client is
@@ -93,7 +104,7 @@ struct IMAPProxySession {
                 return .finished
             case .authenticate(let credentials):
                 log.set(login: printable(credentials.user))
-                let (result, accepted) = askAuthService(credentials)
+                let (result, accepted) = authenticate(credentials)
                 let more = session.authFinished(result)
                 actions.append(contentsOf: more)
                 if let accepted, session.state == .authenticated {
@@ -117,6 +128,45 @@ struct IMAPProxySession {
         var upstreamName: String
         var user: [UInt8]
         var password: [UInt8]
+    }
+
+    /// The auth cache's throttle and answer first, when `auth_cache` is on;
+    /// the auth service otherwise. Only PLAIN and LOGIN carry a password worth caching.
+    private mutating func authenticate(_ credentials: Credentials) -> (AuthResult, AuthAccepted?) {
+        guard var gate = cacheGate else { return askAuthService(credentials) }
+        defer { cacheGate = gate }
+        let cacheable = credentials.method == .plain || credentials.method == .login
+        switch gate.before(cacheable: cacheable, login: credentials.user, password: credentials.password) {
+        case .refuse(let delay):
+            log.info("client login throttled")
+            outcome = "throttled"
+            sleepMillis(min(delay, settings.timeoutMillis))
+            return (.rejected(message: nil), nil)
+        case .hit(let backend):
+            if let address = SocketAddress.ip(backend.host, port: UInt16(clamping: backend.port)) {
+                log.debug("auth cache hit")
+                return (.accepted, AuthAccepted(server: address, upstreamName: address.description,
+                                                user: backend.user ?? credentials.user,
+                                                password: backend.password ?? credentials.password))
+            }
+        case .askAuthService:
+            break
+        }
+        acceptedForCache = nil
+        let (result, accepted) = askAuthService(credentials)
+        switch result {
+        case .accepted:
+            if let (backend, ttl) = acceptedForCache {
+                gate.accepted(cacheable: cacheable, login: credentials.user, password: credentials.password,
+                              backend: backend, authCacheTTL: ttl)
+            }
+        case .rejected, .rejectedFinal:
+            outcome = "rejected"
+            gate.rejected(login: credentials.user)
+        default:
+            break
+        }
+        return (result, accepted)
     }
 
     private mutating func askAuthService(_ credentials: Credentials) -> (AuthResult, AuthAccepted?) {
@@ -157,7 +207,7 @@ struct IMAPProxySession {
             // answer cannot park a session thread for long.
             sleepMillis(min(wait * 1000, settings.timeoutMillis))
             return (.rejected(message: message), nil)
-        case .success(.accepted(let server, let port, let user, let password, _)):
+        case .success(.accepted(let server, let port, let user, let password, let cacheTTL)):
             guard let address = SocketAddress.ip(server, port: UInt16(clamping: port)) else {
                 log.error("auth http server \(settings.authURL) sent invalid server address:\"\(server)\"")
                 return (.tempFail, nil)
@@ -171,6 +221,10 @@ struct IMAPProxySession {
                 // A challenge-response digest is no password for the backend.
                 log.error("auth http server \(settings.authURL) did not send password")
                 return (.tempFail, nil)
+            }
+            if rounds == 0 {
+                // An answer reached through Auth-Status: WAIT rounds is not cached.
+                acceptedForCache = (CachedBackend(host: server, port: port, user: user, password: password), cacheTTL)
             }
             return (.accepted, AuthAccepted(server: address, upstreamName: address.description,
                                             user: user ?? credentials.user, password: backendPassword))
@@ -242,7 +296,7 @@ struct IMAPProxySession {
                         handToRelay(backend)
                         return
                     case .failed(let failure):
-                        backendLoginFailed(backend, failure)
+                        backendLoginFailed(backend, failure, login: credentials.user)
                         return
                     }
                 }
@@ -250,11 +304,13 @@ struct IMAPProxySession {
         }
     }
 
-    private mutating func backendLoginFailed(_ backend: Socket, _ failure: UpstreamError) {
+    private mutating func backendLoginFailed(_ backend: Socket, _ failure: UpstreamError, login: [UInt8]) {
+        outcome = "failed"
         backend.close()
         switch failure {
         case .authFailedReplied(let reply):
             log.info("upstream refused the login")
+            cacheGate?.backendRefused(login: login)
             _ = send(reply)
         case .authFailedNotReplied:
             log.error("upstream sent invalid response")
@@ -270,6 +326,7 @@ struct IMAPProxySession {
     }
 
     private mutating func upstreamFailed(_ backend: Socket, _ what: String, error: Errno?) {
+        outcome = "failed"
         log.error(what, error: error)
         backend.close()
         _ = send(IMAPReplies.internalServerError)
@@ -281,14 +338,32 @@ struct IMAPProxySession {
         let sessionLog = log
         let services = self.services
         let started = monotonicNanoseconds()
+        let ledger = ledgerEntry(outcome: "proxied", reason: nil)
+        let cacheShared = cacheGate?.store.shared
         services.relay.add(client: SocketEndpoint(client), backend: SocketEndpoint(backend),
                            options: settings.relay) { stats in
             let seconds = Double(monotonicNanoseconds() - started) / 1e9
             sessionLog.info("session finished: protocol=imap bytes_in=\(stats.bytesClientToBackend) "
                 + "bytes_out=\(stats.bytesBackendToClient) duration=\(formatSeconds(seconds)) "
                 + "reason=\(describe(stats.reason))")
+            if var ledger, let cacheShared {
+                ledger.endedAt = ledgerTimestamp()
+                ledger.bytesIn = UInt64(stats.bytesClientToBackend)
+                ledger.bytesOut = UInt64(stats.bytesBackendToClient)
+                ledger.reason = describe(stats.reason)
+                cacheShared.enqueue(ledger)
+            }
             services.sessionEnded()
         }
+    }
+
+    /// The session's row for the cache's ledger; nil without a cache.
+    private func ledgerEntry(outcome: String, reason: String?) -> LedgerEntry? {
+        guard let gate = cacheGate else { return nil }
+        return LedgerEntry(startedAt: startedAt, endedAt: ledgerTimestamp(), clientAddress: gate.clientIP,
+                           clientPort: clientAddress?.port.map(Int.init), protocolName: settings.mailProtocol.rawValue,
+                           login: log.context.login, fromCache: gate.fromCache, backend: log.context.upstream,
+                           tlsVersion: nil, bytesIn: 0, bytesOut: 0, outcome: outcome, reason: reason)
     }
 
     // MARK: - Client I/O and the one close path
@@ -308,6 +383,7 @@ struct IMAPProxySession {
         client.close()
         log.set(action: nil)
         log.info("session finished: protocol=imap reason=\(reason)")
+        if let entry = ledgerEntry(outcome: outcome, reason: reason) { cacheGate?.store.shared.enqueue(entry) }
         services.sessionEnded()
     }
 }

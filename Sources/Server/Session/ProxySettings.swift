@@ -17,10 +17,12 @@ public struct ProxySettings: Sendable {
     public var relay: RelayOptions
     /// IMAP settings; the salt is made per session.
     public var imap: IMAPSessionSettings
+    /// `auth_cache` and friends; nil when the cache is off.
+    public var authCache: AuthCacheSettings?
 
     public init(mailProtocol: MailProtocol, serverName: String, timeoutMillis: Int, authURL: AuthCache.AuthHTTPURL,
                 authTimeoutMillis: Int, authHeaders: [AuthHTTPExtraHeader], passErrorMessage: Bool,
-                relay: RelayOptions, imap: IMAPSessionSettings) {
+                relay: RelayOptions, imap: IMAPSessionSettings, authCache: AuthCacheSettings? = nil) {
         self.mailProtocol = mailProtocol
         self.serverName = serverName
         self.timeoutMillis = timeoutMillis
@@ -30,5 +32,6 @@ public struct ProxySettings: Sendable {
         self.passErrorMessage = passErrorMessage
         self.relay = relay
         self.imap = imap
+        self.authCache = authCache
     }
 }
