@@ -51,6 +51,15 @@ wait_for_port() {
     die "$what did not listen on port $port within 10 s"
 }
 
+# True while pid runs. A zombie counts as gone: our daemons are reparented to
+# pid 1, and in a container pid 1 may reap them late.
+running() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ "$state" != Z ]]
+}
+
 # Sends SIGTERM to each pid given, waits up to 5 s for all, then SIGKILLs what
 # is left. Only the pids given are touched; they stop in parallel.
 stop_pids() {
@@ -61,7 +70,7 @@ stop_pids() {
     for _ in $(seq 1 100); do
         local still=()
         for pid in "${alive[@]}"; do
-            kill -0 "$pid" 2>/dev/null && still+=("$pid")
+            running "$pid" && still+=("$pid")
         done
         ((${#still[@]} == 0)) && return 0
         alive=("${still[@]}")
@@ -117,17 +126,23 @@ start() {
     large=$(python3 "$repo/scripts/seed-maildir.py" "$dir/mail" "$first_user" $backend_users)
     chown -R "$mail_user:$mail_group" "$dir/mail"
 
-    local ports imap_port pop3_port submission_port
-    ports=$(free_ports 3)
-    read -r imap_port pop3_port submission_port <<<"$ports"
-    sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
-        -e "s|@SUBMISSION_PORT@|$submission_port|g" \
-        -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
-        "$template" >"$dir/dovecot/dovecot.conf"
-
-    # Dovecot daemonizes itself and records its master pid in base_dir.
-    dovecot -c "$dir/dovecot/dovecot.conf" || die "dovecot failed to start; see $dir/dovecot/dovecot.log"
-    local dovecot_pid=""
+    # Another process may take a chosen port before Dovecot binds it; Dovecot
+    # then fails at once, and we try again with fresh ports (3 attempts).
+    local ports imap_port pop3_port submission_port attempt dovecot_pid=""
+    for attempt in 1 2 3; do
+        ports=$(free_ports 3)
+        read -r imap_port pop3_port submission_port <<<"$ports"
+        sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
+            -e "s|@SUBMISSION_PORT@|$submission_port|g" \
+            -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
+            "$template" >"$dir/dovecot/dovecot.conf"
+        # Dovecot binds its listeners, daemonizes, and records its master pid in base_dir.
+        if dovecot -c "$dir/dovecot/dovecot.conf"; then
+            break
+        fi
+        ((attempt < 3)) || die "dovecot failed to start; see $dir/dovecot/dovecot.log"
+        echo "testenv: dovecot failed to start (attempt $attempt), retrying with other ports" >&2
+    done
     for _ in $(seq 1 50); do
         if [[ -s "$dir/dovecot/run/master.pid" ]]; then
             dovecot_pid=$(cat "$dir/dovecot/run/master.pid")
@@ -166,7 +181,7 @@ POSTFIX_MAILDIR=$dir/postfix/maildir"
     for _ in $(seq 1 100); do
         auth_port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$dir/auth.out" 2>/dev/null)
         [[ -n "$auth_port" ]] && break
-        kill -0 "$auth_pid" 2>/dev/null || die "auth service exited: $(cat "$dir/auth.err")"
+        running "$auth_pid" || die "auth service exited: $(cat "$dir/auth.err")"
         sleep 0.1
     done
     [[ -n "$auth_port" ]] || die "auth service did not report its port within 10 s"

@@ -13,11 +13,11 @@ struct SMTPProxyTests {
         let env: TestEnvironment
         let postern: PosternProcess
 
-        init(authArguments: String = "", serverExtra: String = "smtp_auth plain login cram-md5 external;") throws {
-            env = try TestEnvironment(authArguments: authArguments, postfix: true,
+        init(authArguments: String = "", serverExtra: String = "smtp_auth plain login cram-md5 external;") async throws {
+            env = try await TestEnvironment(authArguments: authArguments, postfix: true,
                                       extraUsers: ["john%20doe+tag odd-pass 127.0.0.1 *"])
             do {
-                postern = try PosternProcess(environment: env, protocol: "smtp", serverExtra: serverExtra)
+                postern = try await PosternProcess(environment: env, protocol: "smtp", serverExtra: serverExtra)
             } catch {
                 env.stop()
                 throw error
@@ -31,8 +31,8 @@ struct SMTPProxyTests {
             env.stop()
         }
 
-        func client(_ arguments: [String]) throws -> ProcessOutput {
-            try ProcessRunner.client("smtp_client.py", arguments)
+        func client(_ arguments: [String]) async throws -> ProcessOutput {
+            try await ProcessRunner.client("smtp_client.py", arguments)
         }
 
         /// A message with every header Postfix would otherwise add, so what arrives
@@ -89,12 +89,12 @@ struct SMTPProxyTests {
 
     /// smtplib logs in by each method and its message arrives byte for byte; Postfix sees the login via XCLIENT.
     @Test(arguments: ["plain", "plain-noir", "login", "cram-md5", "external"])
-    func smtplibByMethod(method: String) throws {
-        let stack = try Stack()
+    func smtplibByMethod(method: String) async throws {
+        let stack = try await Stack()
         defer { stack.stop() }
         let token = Self.token()
         let message = try stack.writeMessage(token: token)
-        let result = try stack.client(["send", "127.0.0.1", stack.port, "alice", "wonderland", message.path,
+        let result = try await stack.client(["send", "127.0.0.1", stack.port, "alice", "wonderland", message.path,
                                        "--method", method])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
         #expect((result.json["ehlo"] as? String)?.contains("AUTH PLAIN LOGIN CRAM-MD5 EXTERNAL") == true)
@@ -108,11 +108,11 @@ struct SMTPProxyTests {
 
     /// swaks logs in by each method and its mail reaches Postfix's Maildir.
     @Test(arguments: ["PLAIN", "LOGIN", "CRAM-MD5"])
-    func swaksByMethod(method: String) throws {
-        let stack = try Stack()
+    func swaksByMethod(method: String) async throws {
+        let stack = try await Stack()
         defer { stack.stop() }
         let token = Self.token()
-        let result = try ProcessRunner.run(
+        let result = try await ProcessRunner.run(
             "/usr/bin/swaks",
             ["--server", "127.0.0.1:\(stack.port)", "--to", "alice@mail.test", "--from", "bob@mail.test",
              "--helo", "swaks.test", "-a", method, "-au", "alice", "-ap", "wonderland",
@@ -124,12 +124,12 @@ struct SMTPProxyTests {
 
     /// XCLIENT carries ADDR and a login with a space and a "+" (xtext); Postfix records them exactly.
     /// (Under POSTERN_ORACLE=nginx this fails: nginx 1.22 sends the space raw and Postfix answers 501.)
-    @Test func xclientLoginWithSpaceAndPlus() throws {
-        let stack = try Stack()
+    @Test func xclientLoginWithSpaceAndPlus() async throws {
+        let stack = try await Stack()
         defer { stack.stop() }
         let token = Self.token()
         let message = try stack.writeMessage(token: token)
-        let result = try stack.client(["send", "127.0.0.1", stack.port, oddLogin, "odd-pass", message.path])
+        let result = try await stack.client(["send", "127.0.0.1", stack.port, oddLogin, "odd-pass", message.path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
         try stack.expectDelivered(message.bytes, token: token)
         let log = stack.postfixLog()
@@ -137,12 +137,12 @@ struct SMTPProxyTests {
     }
 
     /// Everything up to DATA in one write (pipelining): the replies come back in order and the mail arrives.
-    @Test func pipelinedLoginAndEnvelope() throws {
-        let stack = try Stack()
+    @Test func pipelinedLoginAndEnvelope() async throws {
+        let stack = try await Stack()
         defer { stack.stop() }
         let token = Self.token()
         let message = try stack.writeMessage(token: token)
-        let result = try stack.client(["pipeline", "127.0.0.1", stack.port, "alice", "wonderland", message.path])
+        let result = try await stack.client(["pipeline", "127.0.0.1", stack.port, "alice", "wonderland", message.path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
         #expect(result.json["greeting"] as? [String] == ["220 mail.test ESMTP ready"])
         try stack.expectDelivered(message.bytes, token: token)
@@ -150,12 +150,12 @@ struct SMTPProxyTests {
 
     /// smtp_auth none: mail without AUTH flows; the auth service sees the envelope, and a failed AUTH
     /// before it lends neither its user name nor its password (nginx sends both; the oracle run fails here).
-    @Test func authNoneAfterFailedLogin() throws {
-        let stack = try Stack(authArguments: "--accept-none", serverExtra: "smtp_auth plain login none;")
+    @Test func authNoneAfterFailedLogin() async throws {
+        let stack = try await Stack(authArguments: "--accept-none", serverExtra: "smtp_auth plain login none;")
         defer { stack.stop() }
         let token = Self.token()
         let message = try stack.writeMessage(token: token, from: "carol@mail.test")
-        let result = try stack.client(["none", "127.0.0.1", stack.port, message.path,
+        let result = try await stack.client(["none", "127.0.0.1", stack.port, message.path,
                                        "--fail-user", "alice", "--fail-pass", "wrong-password"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
         #expect((result.json["failed_auth"] as? [Any])?.first as? Int == 535)
@@ -178,13 +178,13 @@ struct SMTPProxyTests {
     /// proxy_smtp_auth: Postern logs in to the backend (Dovecot submission) with AUTH PLAIN as the
     /// auth service's Auth-User/Auth-Pass and the client gets "235". (The test Dovecot then drops the
     /// session: its relay host is not running; only the login is checked.)
-    @Test func proxySMTPAuthToSubmission() throws {
-        let env = try TestEnvironment()
+    @Test func proxySMTPAuthToSubmission() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
-        let postern = try PosternProcess(environment: env, protocol: "smtp",
+        let postern = try await PosternProcess(environment: env, protocol: "smtp",
                                          serverExtra: "proxy_smtp_auth on; xclient off;")
         defer { postern.stop() }
-        let result = try ProcessRunner.client(
+        let result = try await ProcessRunner.client(
             "smtp_client.py", ["login", "127.0.0.1", String(postern.port), "carol", "carolpass", "--method", "login"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(postern.logs())")
         let dovecotLog = (try? String(contentsOfFile: try env.value("DOVECOT_LOG"), encoding: .utf8)) ?? ""
@@ -192,19 +192,19 @@ struct SMTPProxyTests {
     }
 
     /// smtp_greeting_delay: a client that talks before the greeting gets "503" and is closed.
-    @Test func talkingBeforeDelayedGreeting() throws {
-        let stack = try Stack(serverExtra: "smtp_greeting_delay 2s;")
+    @Test func talkingBeforeDelayedGreeting() async throws {
+        let stack = try await Stack(serverExtra: "smtp_greeting_delay 2s;")
         defer { stack.stop() }
-        let result = try stack.client(["early", "127.0.0.1", stack.port])
+        let result = try await stack.client(["early", "127.0.0.1", stack.port])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
         #expect((result.json["received"] as? [String])?.count == 1)
     }
 
     /// max_errors: after five invalid commands the session is closed.
-    @Test func tooManyErrors() throws {
-        let stack = try Stack(serverExtra: "max_errors 5;")
+    @Test func tooManyErrors() async throws {
+        let stack = try await Stack(serverExtra: "max_errors 5;")
         defer { stack.stop() }
-        let result = try stack.client(["errors", "127.0.0.1", stack.port])
+        let result = try await stack.client(["errors", "127.0.0.1", stack.port])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
         #expect((result.json["replies"] as? [String])?.count == 5)
     }

@@ -27,13 +27,13 @@ struct IMAPProxySession {
         let settings = core.settings
         let clientIP = core.clientIP
         let initial = session.start()
-        guard let (_, auth) = core.runUntilLogin(&session, initial: initial, request: { credentials, session in
+        guard let (credentials, auth) = core.runUntilLogin(&session, initial: initial, request: { credentials, session in
             Self.authRequest(credentials, session: session, settings: settings, clientIP: clientIP)
         }) else { return }
         var login = IMAPBackendLogin(tag: session.tag, user: auth.user, password: auth.password,
                                      passErrorMessage: settings.passErrorMessage,
                                      maxLine: max(settings.relay.bufferSize, 1024))
-        guard let (backend, reply) = core.connectAndLogIn(auth, step: { login.receive($0) }) else { return }
+        guard let (backend, reply) = core.connectAndLogIn(auth, login: credentials.user, step: { login.receive($0) }) else { return }
         core.startRelay(backend: backend, clientReply: reply, early: session.takeBufferedInput())
     }
 

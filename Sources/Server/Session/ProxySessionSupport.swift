@@ -59,6 +59,13 @@ struct ProxySessionCore {
     let worker: SessionWorker
     var log: SessionLog
     let clientAddress: SocketAddress?
+    /// nil with `auth_cache off`: then nothing below touches SQLite.
+    var cacheGate: AuthCacheGate?
+    /// What the auth service accepted, kept for the cache.
+    var acceptedForCache: (backend: CachedBackend, ttl: Int?)?
+    let startedAt = ledgerTimestamp()
+    /// The ledger's outcome if the session ends before the relay.
+    var outcome = "closed"
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
          connection: UInt64, serverAddress: String) {
@@ -70,6 +77,10 @@ struct ProxySessionCore {
         log = SessionLog(log: services.log, context: LogContext(
             connection: connection, client: clientAddress?.hostText ?? "unknown", server: serverAddress,
             action: "in auth state"))
+        if let cache = settings.authCache, let address = clientAddress, address.port != nil {
+            cacheGate = AuthCacheGate(store: worker.authCache(cache, log: services.log),
+                                      protocolName: settings.mailProtocol.rawValue, clientIP: address.hostText)
+        }
     }
 
     var protocolName: String { settings.mailProtocol.rawValue }
@@ -147,7 +158,7 @@ struct ProxySessionCore {
                 return .finished
             case .authenticate(let credentials):
                 if credentials.method != .none { log.set(login: printable(credentials.user)) }
-                let (verdict, accepted) = askAuthService(request(credentials, session), credentials: credentials)
+                let (verdict, accepted) = authenticate(request(credentials, session), credentials: credentials)
                 actions.append(contentsOf: session.finishAuth(verdict))
                 if let accepted, session.isAuthenticated {
                     // Replies queued with the answer go out before the backend is tried.
@@ -161,7 +172,46 @@ struct ProxySessionCore {
         return .readMore
     }
 
-    // MARK: - Auth service
+    // MARK: - Auth cache and auth service
+
+    /// The auth cache's throttle and answer first, when `auth_cache` is on;
+    /// the auth service otherwise. Only PLAIN and LOGIN carry a password worth caching.
+    mutating func authenticate(_ request: AuthRequest, credentials: Credentials) -> (AuthVerdict, AuthAccepted?) {
+        guard var gate = cacheGate else { return askAuthService(request, credentials: credentials) }
+        defer { cacheGate = gate }
+        let cacheable = credentials.method == .plain || credentials.method == .login
+        switch gate.before(cacheable: cacheable, login: credentials.user, password: credentials.password) {
+        case .refuse(let delay):
+            log.info("client login throttled")
+            outcome = "throttled"
+            sleepMillis(min(delay, settings.timeoutMillis))
+            return (AuthVerdict(result: .rejected(message: nil)), nil)
+        case .hit(let backend):
+            if let address = SocketAddress.ip(backend.host, port: UInt16(clamping: backend.port)) {
+                log.debug("auth cache hit")
+                return (AuthVerdict(result: .accepted), AuthAccepted(
+                    server: address, upstreamName: address.description, user: backend.user ?? credentials.user,
+                    password: backend.password ?? credentials.password))
+            }
+        case .askAuthService:
+            break
+        }
+        acceptedForCache = nil
+        let (verdict, accepted) = askAuthService(request, credentials: credentials)
+        switch verdict.result {
+        case .accepted:
+            if let (backend, ttl) = acceptedForCache {
+                gate.accepted(cacheable: cacheable, login: credentials.user, password: credentials.password,
+                              backend: backend, authCacheTTL: ttl)
+            }
+        case .rejected, .rejectedFinal:
+            outcome = "rejected"
+            gate.rejected(login: credentials.user)
+        default:
+            break
+        }
+        return (verdict, accepted)
+    }
 
     /// One auth_http exchange, repeated a few times on "Auth-Status: WAIT".
     mutating func askAuthService(_ request: AuthRequest, credentials: Credentials) -> (AuthVerdict, AuthAccepted?) {
@@ -198,7 +248,7 @@ struct ProxySessionCore {
             // answer cannot park a session thread for long.
             sleepMillis(min(wait * 1000, settings.timeoutMillis))
             return (AuthVerdict(result: .rejected(message: message), errorCode: errorCode), nil)
-        case .success(.accepted(let server, let port, let user, let password, _)):
+        case .success(.accepted(let server, let port, let user, let password, let cacheTTL)):
             guard let address = SocketAddress.ip(server, port: UInt16(clamping: port)) else {
                 log.error("auth http server \(settings.authURL) sent invalid server address:\"\(server)\"")
                 return (AuthVerdict(result: .tempFail), nil)
@@ -216,6 +266,10 @@ struct ProxySessionCore {
                 log.error("auth http server \(settings.authURL) did not send password")
                 return (AuthVerdict(result: .tempFail), nil)
             }
+            if rounds == 0 {
+                // An answer reached through Auth-Status: WAIT rounds is not cached.
+                acceptedForCache = (CachedBackend(host: server, port: port, user: user, password: password), cacheTTL)
+            }
             return (AuthVerdict(result: .accepted), AuthAccepted(
                 server: address, upstreamName: address.description,
                 user: user ?? credentials.user, password: backendPassword))
@@ -227,8 +281,9 @@ struct ProxySessionCore {
     /// Connects to the backend and runs a login script (`step` feeds it the
     /// backend's bytes). Returns the logged-in backend and the reply for the
     /// client, or nil after answering the client and closing both sides.
+    /// `login` is the client's, for the cache's failure count.
     mutating func connectAndLogIn(
-        _ auth: AuthAccepted, step: ([UInt8]) -> [BackendLoginAction]
+        _ auth: AuthAccepted, login: [UInt8], step: ([UInt8]) -> [BackendLoginAction]
     ) -> (backend: Socket, clientReply: [UInt8])? {
         log.set(upstream: auth.upstreamName)
         if !auth.user.isEmpty { log.set(login: printable(auth.user)) }
@@ -274,7 +329,7 @@ struct ProxySessionCore {
                     case .loggedIn(let clientReply, let leftover):
                         return (backend, clientReply + leftover)
                     case .failed(let failure):
-                        backendLoginFailed(backend, failure)
+                        backendLoginFailed(backend, failure, login: login)
                         return nil
                     }
                 }
@@ -303,21 +358,41 @@ struct ProxySessionCore {
         let services = self.services
         let name = protocolName
         let started = monotonicNanoseconds()
+        let ledger = ledgerEntry(outcome: "proxied", reason: nil)
+        let cacheShared = cacheGate?.store.shared
         services.relay.add(client: SocketEndpoint(client), backend: SocketEndpoint(backend),
                            options: settings.relay) { stats in
             let seconds = Double(monotonicNanoseconds() - started) / 1e9
             sessionLog.info("session finished: protocol=\(name) bytes_in=\(stats.bytesClientToBackend) "
                 + "bytes_out=\(stats.bytesBackendToClient) duration=\(formatSeconds(seconds)) "
                 + "reason=\(describe(stats.reason))")
+            if var ledger, let cacheShared {
+                ledger.endedAt = ledgerTimestamp()
+                ledger.bytesIn = UInt64(stats.bytesClientToBackend)
+                ledger.bytesOut = UInt64(stats.bytesBackendToClient)
+                ledger.reason = describe(stats.reason)
+                cacheShared.enqueue(ledger)
+            }
             services.sessionEnded()
         }
     }
 
-    private mutating func backendLoginFailed(_ backend: Socket, _ failure: UpstreamError) {
+    /// The session's row for the cache's ledger; nil without a cache.
+    private func ledgerEntry(outcome: String, reason: String?) -> LedgerEntry? {
+        guard let gate = cacheGate else { return nil }
+        return LedgerEntry(startedAt: startedAt, endedAt: ledgerTimestamp(), clientAddress: gate.clientIP,
+                           clientPort: clientAddress?.port.map(Int.init), protocolName: settings.mailProtocol.rawValue,
+                           login: log.context.login, fromCache: gate.fromCache, backend: log.context.upstream,
+                           tlsVersion: nil, bytesIn: 0, bytesOut: 0, outcome: outcome, reason: reason)
+    }
+
+    private mutating func backendLoginFailed(_ backend: Socket, _ failure: UpstreamError, login: [UInt8]) {
+        outcome = "failed"
         backend.close()
         switch failure {
         case .authFailedReplied(let reply):
             log.info("upstream refused the login")
+            cacheGate?.backendRefused(login: login)
             _ = send(reply)
         case .authFailedNotReplied:
             log.error("upstream sent invalid response")
@@ -333,6 +408,7 @@ struct ProxySessionCore {
     }
 
     private mutating func upstreamFailed(_ backend: Socket, _ what: String, error: Errno?) {
+        outcome = "failed"
         log.error(what, error: error)
         backend.close()
         _ = send(settings.mailProtocol.internalServerErrorReply)
@@ -356,6 +432,7 @@ struct ProxySessionCore {
         client.close()
         log.set(action: nil)
         log.info("session finished: protocol=\(protocolName) reason=\(reason)")
+        if let entry = ledgerEntry(outcome: outcome, reason: reason) { cacheGate?.store.shared.enqueue(entry) }
         services.sessionEnded()
     }
 }

@@ -50,7 +50,7 @@ struct SMTPProxySession {
             clientAddress: clientIP, clientAddressIsIPv6: isIPv6, clientHostname: clientHostname,
             passErrorMessage: settings.passErrorMessage)
         var login = SMTPBackendLogin(parameters, maxLine: max(settings.relay.bufferSize, 1024))
-        guard let (backend, reply) = core.connectAndLogIn(auth, step: { login.receive($0) }) else { return }
+        guard let (backend, reply) = core.connectAndLogIn(auth, login: credentials.user, step: { login.receive($0) }) else { return }
         core.startRelay(backend: backend, clientReply: reply, early: session.takeBufferedInput())
     }
 

@@ -5,6 +5,7 @@
     pop3_client.py fail  HOST PORT USER PASS [--method ...]
     pop3_client.py capa  HOST PORT                # greeting, CAPA and a bare AUTH
     pop3_client.py errors HOST PORT               # invalid commands until the server closes
+    pop3_client.py raw   HOST PORT USER PASS      # USER/PASS on a raw socket, report every line
 
 Each command prints one JSON object on stdout and exits 0 when the scenario
 behaved as expected, 1 when it did not (the JSON says why). Every socket has a
@@ -17,7 +18,9 @@ import hashlib
 import hmac
 import json
 import poplib
+import socket
 import sys
+import time
 
 TIMEOUT = 30.0
 
@@ -121,9 +124,35 @@ def cmd_errors(args):
     return report(0 < len(replies) < 20, replies=replies)
 
 
+def cmd_raw(args):
+    sock = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
+    reader = sock.makefile("rb")
+    deadline = time.monotonic() + 15
+    greeting = reader.readline().decode("utf-8", "replace").rstrip("\r\n")
+    lines, closed = [], False
+    try:
+        for command in (f"USER {args.user}", f"PASS {args.password}"):
+            sock.sendall(command.encode() + b"\r\n")
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            line = reader.readline()
+            if not line:
+                closed = True
+                break
+            lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+            if not line.startswith(b"+OK"):
+                break
+        if not closed:
+            sock.settimeout(2)
+            if not reader.readline():
+                closed = True
+    except (TimeoutError, socket.timeout, ConnectionResetError):
+        pass
+    return report(True, greeting=greeting, lines=lines, closed=closed)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["login", "fail", "capa", "errors"])
+    parser.add_argument("command", choices=["login", "fail", "capa", "errors", "raw"])
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("user", nargs="?")
@@ -131,7 +160,7 @@ def main():
     parser.add_argument("--method", default="user")
     args = parser.parse_args()
     try:
-        return {"login": cmd_login, "fail": cmd_fail, "capa": cmd_capa, "errors": cmd_errors}[args.command](args)
+        return {"login": cmd_login, "fail": cmd_fail, "capa": cmd_capa, "errors": cmd_errors, "raw": cmd_raw}[args.command](args)
     except Exception as error:  # the JSON carries the failure to the Swift test
         return report(False, error=f"{type(error).__name__}: {error}")
 
