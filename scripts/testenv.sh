@@ -225,16 +225,24 @@ start_postfix() {
     mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/maildir/cur" "$pf/maildir/new" "$pf/maildir/tmp"
     chown postfix "$pf/data"
     chown -R "$mail_user:$mail_group" "$pf/maildir"
-    postfix_port=$(free_ports 1)
     sed -e "s|@DIR@|$dir|g" -e "s|@MAIL_UID@|$(id -u "$mail_user")|g" -e "s|@MAIL_GID@|$(id -g "$mail_user")|g" \
         "$fixtures/main.cf.template" >"$pf/etc/main.cf"
-    sed -e "s|@SMTP_PORT@|$postfix_port|g" "$fixtures/master.cf.template" >"$pf/etc/master.cf"
     # postfix-script checks its own file list and the map types it may load.
     cp -r /etc/postfix/postfix-files /etc/postfix/dynamicmaps.cf "$pf/etc/"
     [[ -d /etc/postfix/postfix-files.d ]] && cp -r /etc/postfix/postfix-files.d "$pf/etc/"
     [[ -d /etc/postfix/dynamicmaps.cf.d ]] && cp -r /etc/postfix/dynamicmaps.cf.d "$pf/etc/"
-    postfix -c "$pf/etc" start </dev/null >"$pf/start.log" 2>&1 \
-        || die "postfix failed to start; see $pf/maillog"
+    # A second try on a fresh port: the free port may be taken between choosing and binding.
+    local attempt started=0
+    for attempt in 1 2; do
+        postfix_port=$(free_ports 1)
+        sed -e "s|@SMTP_PORT@|$postfix_port|g" "$fixtures/master.cf.template" >"$pf/etc/master.cf"
+        if postfix -c "$pf/etc" start </dev/null >"$pf/start.log" 2>&1; then
+            started=1
+            break
+        fi
+        postfix -c "$pf/etc" stop </dev/null >/dev/null 2>&1 || true
+    done
+    ((started)) || die "postfix failed to start: $(tail -n 5 "$pf/maillog" 2>/dev/null)"
     postfix_pid=""
     for _ in $(seq 1 50); do
         if [[ -s "$pf/queue/pid/master.pid" ]]; then
