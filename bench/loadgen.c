@@ -395,7 +395,7 @@ static int run_idle(int count, int pid) {
     /* Idle connections need no 64 KB buffer each, but a shared layout keeps the code simple; 8,000 x 64 KB is 512 MB
      * of virtual memory touched only as far as replies reach. */
     for (int i = 0; i < count; i++) { g_idle[i] = malloc(sizeof(conn)); g_idle[i]->fd = -1; }
-    long rss0 = proc_status(pid, "VmRSS");
+    long rss0 = proc_status(pid, "VmRSS"), threads0 = proc_status(pid, "Threads");
     double t0 = now_s();
     pthread_t th[16];
     for (long i = 0; i < 16; i++) pthread_create(&th[i], NULL, idle_login_thread, NULL);
@@ -412,8 +412,8 @@ static int run_idle(int count, int pid) {
     for (int i = 0; i < count; i++) answered += g_idle[i]->fd >= 0;
     printf("held=%d answered=%d login_wall_s=%.3f", held, answered, login_wall);
     if (pid > 0 && rss0 >= 0 && rss1 >= 0)
-        printf(" rss_kb=%ld rss_per_session_kb=%.2f threads=%ld", rss1 - rss0, held ? (double)(rss1 - rss0) / held : 0,
-               threads);
+        printf(" rss_kb=%ld rss_per_session_kb=%.2f threads_before=%ld threads=%ld", rss1 - rss0,
+               held ? (double)(rss1 - rss0) / held : 0, threads0, threads);
     printf(" errors=%d\n", atomic_load(&g_errors));
     (void)login_errors;
     for (int i = 0; i < count; i++) {

@@ -2,7 +2,10 @@
 # Side-by-side benchmark: Postern against nginx's mail proxy, and straight to
 # the backend, on one mail configuration.
 #
-#   bench/run.sh [--rounds N] [--size tiny|full] [--postern BINARY] [--out FILE]
+#   bench/run.sh [--rounds N] [--size tiny|full] [--postern BINARY] [--out FILE] [--only REGEX]
+#
+# --only runs just the workloads whose name (imap_login_c16, smtp_c1, fetch_8,
+# idle_8000, ...) matches the bash regex REGEX.
 #
 # Starts a real Dovecot (scripts/testenv.sh), an SMTP sink (bench/loadgen.c
 # smtp-sink; Dovecot's submission would need a relay behind it), nginx's own
@@ -13,7 +16,8 @@
 # workload ran without error.
 #
 # Without --postern it builds .build/release/postern (swift build -c release).
-# POSTERN_TESTENV names another scripts/testenv.sh to use.
+# POSTERN_TESTENV names another scripts/testenv.sh to use. BENCH_MAIL_EXTRA adds
+# directives to the mail block of both proxies (e.g. "proxy_buffer 64k;").
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +25,7 @@ rounds=3
 size=full
 postern_bin=""
 out=""
+only=""
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -30,7 +35,8 @@ while (($# > 0)); do
         --size) size=${2:?}; shift 2 ;;
         --postern) postern_bin=${2:?}; shift 2 ;;
         --out) out=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --only) only=${2:?}; shift 2 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) die "unknown argument $1" ;;
     esac
 done
@@ -41,7 +47,7 @@ case "$size" in
     tiny)
         CONCS="1 4"; SESSIONS_C1=50; SESSIONS_CN=50; FETCH_MB=1; FETCH_PARALLEL=8; IDLE_COUNTS="50" ;;
     full)
-        CONCS="1 16 64"; SESSIONS_C1=300; SESSIONS_CN=2000; FETCH_MB=64; FETCH_PARALLEL=8; IDLE_COUNTS="1000 8000" ;;
+        CONCS="1 16 64"; SESSIONS_C1=200; SESSIONS_CN=1000; FETCH_MB=64; FETCH_PARALLEL=8; IDLE_COUNTS="1000 8000" ;;
     *) die "--size is tiny or full" ;;
 esac
 
@@ -210,6 +216,7 @@ mail_block() {
 mail {
     auth_http 127.0.0.1:$auth_port/auth;
     proxy_pass_error_message on;
+    ${BENCH_MAIL_EXTRA:-}
     server { listen 127.0.0.1:$1; protocol imap; }
     server { listen 127.0.0.1:$2; protocol pop3; }
     server { listen 127.0.0.1:$3; protocol smtp; smtp_auth none; xclient off; }
@@ -251,6 +258,7 @@ failures=0
 run() {
     local round=$1 target=$2 workload=$3
     shift 3
+    [[ -z "$only" || "$workload" =~ $only ]] || return 0
     local line status=0
     line=$(timeout 300 "$loadgen" "$@" 2>"$work/loadgen.err") || status=$?
     if [[ -z "$line" ]]; then
@@ -263,7 +271,7 @@ run() {
     echo "$round $target $workload $line" >>"$results"
 }
 
-unsupported() { echo "$1 $2 $3 unsupported=1" >>"$results"; }
+unsupported() { [[ -z "$only" || "$3" =~ $only ]] && echo "$1 $2 $3 unsupported=1" >>"$results"; return 0; }
 
 user=$TEST_USER pass=$TEST_PASS
 for round in $(seq 1 "$rounds"); do

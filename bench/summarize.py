@@ -31,7 +31,8 @@ IDLE_METRICS = [
     ("answered", "sessions answering NOOP", "high"),
     ("rss_per_session_kb", "RSS KiB/session", "low"),
     ("rss_kb", "RSS growth KiB", "low"),
-    ("threads", "threads while held", None),
+    ("threads_before", "proxy threads before", None),
+    ("threads", "proxy threads while held", None),
 ]
 
 # Targets of issue 6: (workload, metric) -> (comparison, ratio).
