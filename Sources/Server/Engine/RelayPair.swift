@@ -263,7 +263,7 @@ final class RelayPair {
             }
             if !d.sourceEnded && canRead && d.hasRoom(capacity: options.bufferSize) {
                 if d.pipe == nil {
-                    guard let pipe = pool.takePipe(size: options.bufferSize) else { fail(fromSide, .tooManyOpenFiles); return }
+                    guard let pipe = pool.takePipe(size: pipeSize) else { fail(fromSide, .tooManyOpenFiles); return }
                     d.pipe = pipe
                     counters.buffersInUse.add(1, ordering: .relaxed)
                 }
@@ -291,9 +291,15 @@ final class RelayPair {
         }
     }
 
+    /// A pipe holds page references, not copies, and is taken only while bytes
+    /// are in flight, so it need not shrink to `bufferSize`: a 16 KiB pipe split
+    /// a 64 MB FETCH into small segments and cost twice nginx's CPU per GB
+    /// (bench/run.sh); Linux's default 64 KiB pipe does not.
+    private var pipeSize: Int { max(options.bufferSize, 64 * 1024) }
+
     private func releasePipe(_ d: inout RelayDirection, pool: RelayBufferPool, counters: RelayCounters) {
         guard let pipe = d.pipe else { return }
-        pool.givePipe(pipe, size: options.bufferSize, empty: d.pipePending == 0)
+        pool.givePipe(pipe, size: pipeSize, empty: d.pipePending == 0)
         counters.buffersInUse.subtract(1, ordering: .relaxed)
         d.pipe = nil
         d.pipePending = 0
