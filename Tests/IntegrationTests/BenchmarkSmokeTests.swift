@@ -7,7 +7,9 @@ private enum BenchmarkSmoke {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let script = repository.appendingPathComponent("bench/run.sh").path
-    static let testenv = repository.appendingPathComponent("scripts/testenv.sh").path
+    /// bench/run.sh honours POSTERN_TESTENV too.
+    static let testenv = ProcessInfo.processInfo.environment["POSTERN_TESTENV"]
+        ?? repository.appendingPathComponent("scripts/testenv.sh").path
     static let postern = repository.appendingPathComponent(".build/debug/postern").path
 
     static func installed(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: path) }
