@@ -412,8 +412,8 @@ static int run_idle(int count, int pid) {
     for (int i = 0; i < count; i++) answered += g_idle[i]->fd >= 0;
     printf("held=%d answered=%d login_wall_s=%.3f", held, answered, login_wall);
     if (pid > 0 && rss0 >= 0 && rss1 >= 0)
-        printf(" rss_kb=%ld rss_per_session_kb=%.2f threads_before=%ld threads=%ld", rss1 - rss0,
-               held ? (double)(rss1 - rss0) / held : 0, threads0, threads);
+        printf(" rss_kb=%ld rss_per_session_kb=%.2f rss_total_kb=%ld threads_before=%ld threads=%ld", rss1 - rss0,
+               held ? (double)(rss1 - rss0) / held : 0, rss1, threads0, threads);
     printf(" errors=%d\n", atomic_load(&g_errors));
     (void)login_errors;
     for (int i = 0; i < count; i++) {

@@ -31,6 +31,7 @@ IDLE_METRICS = [
     ("answered", "sessions answering NOOP", "high"),
     ("rss_per_session_kb", "RSS KiB/session", "low"),
     ("rss_kb", "RSS growth KiB", "low"),
+    ("rss_total_kb", "RSS total KiB while held", "low"),
     ("threads_before", "proxy threads before", None),
     ("threads", "proxy threads while held", None),
 ]
