@@ -32,6 +32,7 @@ IDLE_METRICS = [
     ("rss_per_session_kb", "RSS KiB/session", "low"),
     ("rss_kb", "RSS growth KiB", "low"),
     ("rss_total_kb", "RSS total KiB while held", "low"),
+    ("rss_total_per_session_kb", "RSS total KiB / session", "low"),
     ("threads_before", "proxy threads before", None),
     ("threads", "proxy threads while held", None),
 ]
@@ -46,7 +47,9 @@ TARGET_RATIOS = {
     ("smtp_c1", "rate"): (">=", 10.0),
     ("fetch_1", "mbps"): (">=", 1.0), ("fetch_8", "mbps"): (">=", 1.0),
     ("fetch_1", "proxy_cpu_per_gb"): ("<=", 0.6), ("fetch_8", "proxy_cpu_per_gb"): ("<=", 0.6),
-    ("idle_8000", "rss_per_session_kb"): ("<=", 1.0), ("idle_1000", "rss_per_session_kb"): ("<=", 1.0),
+    # RSS growth per session flatters a process that kept heap from the workloads
+    # before (Postern's did): the target is judged on total RSS while held.
+    ("idle_8000", "rss_total_per_session_kb"): ("<=", 1.0),
 }
 
 
@@ -64,6 +67,8 @@ def parse(path):
                 if "=" in kv:
                     k, v = kv.split("=", 1)
                     values[k] = v
+            if "rss_total_kb" in values and values.get("held", "0") != "0":
+                values["rss_total_per_session_kb"] = str(float(values["rss_total_kb"]) / float(values["held"]))
             if workload not in order:
                 order.append(workload)
             runs.setdefault((workload, target), []).append(values)
