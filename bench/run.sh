@@ -149,9 +149,19 @@ CONF
 # A reload (HUP) keeps the old service limits: restart, and record the new pid
 # where testenv.sh stop finds it.
 kill -TERM "$DOVECOT_PID"
-for _ in $(seq 1 100); do kill -0 "$DOVECOT_PID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 50); do kill -0 "$DOVECOT_PID" 2>/dev/null || break; sleep 0.1; done
+# A master started with SIGTERM ignored (inherited from some test runners) stays:
+# kill it; its children exit when it is gone.
+kill -KILL "$DOVECOT_PID" 2>/dev/null || true
+for _ in $(seq 1 50); do port_open "$IMAP_PORT" 1 || break; sleep 0.1; done
 rm -f "$TESTENV_DIR/dovecot/run/master.pid"
-(ulimit -n 20000 && dovecot -c "$DOVECOT_CONF") || die "dovecot did not restart; see $DOVECOT_LOG"
+# Its children may hold the old sockets a moment longer than the master lives.
+restarted=0
+for _ in $(seq 1 40); do
+    if (ulimit -n 20000 && dovecot -c "$DOVECOT_CONF") 2>>"$work/dovecot-restart.log"; then restarted=1; break; fi
+    sleep 0.25
+done
+((restarted)) || die "dovecot did not restart: $(tail -3 "$work/dovecot-restart.log")"
 for _ in $(seq 1 50); do [[ -s "$TESTENV_DIR/dovecot/run/master.pid" ]] && break; sleep 0.1; done
 DOVECOT_PID=$(cat "$TESTENV_DIR/dovecot/run/master.pid")
 sed -i "s/^DOVECOT_PID=.*/DOVECOT_PID=$DOVECOT_PID/" "$work/env/env"
