@@ -73,8 +73,12 @@ enum ConfigPlanner {
                 authTimeoutMillis: millis(server.authHTTPTimeout),
                 authHeaders: server.authHTTPHeaders.map { AuthHTTPExtraHeader(name: $0.name, value: $0.value) },
                 passErrorMessage: server.proxyPassErrorMessage,
+                // splice(2) through 64 KiB pipes for plaintext pairs (bench/RESULTS.md: about half
+                // nginx's CPU per GB). A pair with a TLS side has no splice descriptor and copies
+                // through buffers of proxy_buffer.
                 relay: RelayOptions(bufferSize: server.proxyBuffer, idleTimeoutMillis: millis(server.proxyTimeout),
-                                    propagateHalfClose: true),
+                                    propagateHalfClose: true, useSplice: true,
+                                    splicePipeSize: max(server.proxyBuffer, 64 * 1024)),
                 imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
                                           clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
                                           starttls: .off),

@@ -4,6 +4,10 @@ import Protocols
 /// its server block's protocol.
 func runSession(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
                 connection: UInt64, serverAddress: String) {
+    // From the greeting on: a multi-line reply (SMTP EHLO) or a reply written in
+    // parts must not wait for the client's delayed ACK (nginx stalls 40 ms there).
+    try? client.setNoDelay()
+
     switch settings.mailProtocol {
     case .imap:
         var session = IMAPProxySession(client: client, settings: settings, services: services, worker: worker,
