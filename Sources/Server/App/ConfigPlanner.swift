@@ -6,6 +6,7 @@ import Protocols
 let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
     .subtracting(["user", "worker_connections", "max_line_length", "proxy"])
     .union(["worker_processes", "events", "env", "load_module", "master_process"])
+    .union(["resolver", "resolver_timeout", "set_real_ip_from", "proxy_protocol", "listen proxy_protocol"])
 
 /// Turns a checked configuration into what the runtime opens and serves.
 /// Opens server-level error logs, so it can fail like start-up does.
@@ -37,6 +38,7 @@ enum ConfigPlanner {
         var serverLogs: [(targets: [LogTarget], log: ErrorLog)] = []
         var listeners: [ListenerPlan] = []
         var skippedProtocols: Set<String> = []
+        var resolvers: [Int: DNSResolver] = [:]
         for spec in config.listeners {
             let server = config.servers[spec.serverIndex]
             guard server.protocolName == .imap else {
@@ -79,9 +81,14 @@ enum ConfigPlanner {
                 imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
                                           clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
                                           starttls: .off))
+            var settingsWithPeers = settings
+            switch peerSettings(server, spec: spec, resolvers: &resolvers, serverIndex: spec.serverIndex) {
+            case .success(let apply): apply(&settingsWithPeers)
+            case .failure(let failure): return .failure(failure)
+            }
             var plan = ListenerPlan(address: address, backlog: Int32(clamping: spec.backlog), ipv6Only: spec.ipv6only,
                                     receiveBuffer: spec.rcvbuf, sendBuffer: spec.sndbuf,
-                                    keepAlive: keepAlive(spec.soKeepalive), settings: settings)
+                                    keepAlive: keepAlive(spec.soKeepalive), settings: settingsWithPeers)
             plan.log = log
             listeners.append(plan)
         }

@@ -14,15 +14,17 @@ struct IMAPProxySession {
     let worker: SessionWorker
     var log: SessionLog
     let clientAddress: SocketAddress?
+    let peer: ClientPeer
     var session: IMAPSession
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String) {
+         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
         self.client = client
         self.settings = settings
         self.services = services
         self.worker = worker
-        self.clientAddress = client.peerAddress
+        self.peer = peer ?? .direct(client)
+        self.clientAddress = self.peer.address
         log = SessionLog(log: services.log, context: LogContext(
             connection: connection, client: clientAddress?.hostText ?? "unknown", server: serverAddress,
             action: "in auth state"))
@@ -34,7 +36,11 @@ struct IMAPProxySession {
     /// The whole pre-login life of the session. Returns once the client is
     /// closed or the pair belongs to the relay.
     mutating func run() {
-        log.info("client \(clientAddress?.description ?? "unknown") connected to \(log.context.server ?? "")")
+        // nginx resolves the client's name for SMTP only; with a resolver in
+        // an IMAP server block, Postern logs the name (never sends it).
+        let name = settings.resolver.map { r in clientAddress.map { r.resolveClientName($0).text } ?? "" }
+        log.info("client \(clientAddress?.description ?? "unknown")\(name.map { " (\($0))" } ?? "") connected to "
+            + "\(log.context.server ?? "")")
         var pending = session.start()
         while true {
             switch perform(&pending) {
@@ -126,7 +132,8 @@ struct IMAPProxySession {
             method: credentials.method.authHTTPName, user: credentials.user, password: credentials.password,
             salt: credentials.salt, protocolName: settings.mailProtocol.rawValue,
             loginAttempt: session.loginAttempt, clientIP: clientAddress?.hostText ?? "",
-            clientHost: AuthRequest.hostUnavailable, extraHeaders: settings.authHeaders)
+            clientHost: nil, proxyProtocol: peer.authProxyProtocol,
+            extraHeaders: settings.authHeaders)
         guard let client = worker.auth else {
             log.error("auth http client unavailable: \(worker.authSetupError.map { "\($0)" } ?? "unknown")")
             return (.tempFail, nil)
@@ -194,6 +201,15 @@ struct IMAPProxySession {
         }
         try? backend.setNoDelay()
         try? client.setNoDelay()
+        if let header = peer.backendHeader(version: settings.backendProxyProtocol) {
+            log.set(action: "sending PROXY protocol header to upstream")
+            do {
+                try backend.writeAll(header, deadline: .after(millis: settings.timeoutMillis))
+            } catch {
+                upstreamFailed(backend, "upstream write failed", error: error)
+                return
+            }
+        }
 
         var login = IMAPBackendLogin(tag: session.tag, user: auth.user, password: auth.password,
                                      passErrorMessage: settings.passErrorMessage,
