@@ -25,10 +25,10 @@ let package = Package(
         .executableTarget(name: "postern", dependencies: ["Server"]),
 
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols"]),
-        .testTarget(name: "AuthCacheTests", dependencies: ["AuthCache"]),
+        .testTarget(name: "AuthCacheTests", dependencies: ["AuthCache"], exclude: ["Fixtures"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Protocols", "AuthCache"]),
         // Runs the built binary against real Dovecot and an auth service; finds fixtures by #filePath.
-        .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "IntegrationTests", dependencies: [], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

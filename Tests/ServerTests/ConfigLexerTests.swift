@@ -70,3 +70,15 @@ func lexerFixture(_ fixture: LexerFixture) {
         .end(line: 3),
     ])
 }
+
+/// Arbitrary bytes never crash or hang the parser: it ends with a result.
+@Test func parserSurvivesNoise() {
+    var generator = SystemRandomNumberGenerator()
+    let alphabet = Array("ab ;{}\"'\\#$\n\tmailserverlisten1:".utf8)
+    for _ in 0..<300 {
+        let n = Int.random(in: 0..<200, using: &generator)
+        let bytes = (0..<n).map { _ in alphabet.randomElement(using: &generator)! }
+        let text = String(decoding: bytes, as: UTF8.self)
+        _ = parseTestConfig(text)
+    }
+}

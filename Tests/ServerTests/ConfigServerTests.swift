@@ -260,3 +260,33 @@ func protocolFromWellKnownPort(port: Int, expected: MailProtocol) {
     guard case .success(let c) = parseConfig(text: minimalMail) else { Issue.record("parse failed"); return }
     #expect(c.servers.first?.serverName == "localhost")
 }
+
+/// auth_http and resolver names must resolve while reading, as in nginx.
+@Test func namesResolveAtParseTime() {
+    #expect(configErrors("mail { auth_http http://auth.invalid:9000/a; }") == [
+        "host not found in auth_http \"auth.invalid:9000/a\" in \(testConfigFile):1",
+    ])
+    #expect(configErrors("mail { resolver dns.invalid; }") == [
+        "host not found in resolver \"dns.invalid\" in \(testConfigFile):1",
+    ])
+    let hosts = ["auth.test": [ConfigIPAddress.v4([127, 0, 0, 1])]]
+    let c = parsedConfig("mail { auth_http auth.test:9000/a; server { listen 1143; protocol imap; } }", hosts: hosts)
+    #expect(c?.servers.first?.authHTTP == AuthHTTPURL(peer: .host("auth.test", port: 9000), hostHeader: "auth.test", uri: "/a"))
+}
+
+/// -e replaces the default error log only when main sets none.
+@Test func errorLogOverride() throws {
+    let env = InMemoryConfigEnvironment(files: [testConfigFile: minimalMail])
+    let c = try parseConfig(prefix: "/p", configFile: testConfigFile, errorLogOverride: .file("e.log"), environment: env).get()
+    #expect(c.main.errorLogs == [ErrorLogSpec(target: .file("/p/e.log"))])
+    #expect(c.servers[0].errorLogs == c.main.errorLogs)
+    let env2 = InMemoryConfigEnvironment(files: [testConfigFile: "error_log stderr; \(minimalMail)"])
+    let c2 = try parseConfig(prefix: "/p", configFile: testConfigFile, errorLogOverride: .file("e.log"), environment: env2).get()
+    #expect(c2.main.errorLogs == [ErrorLogSpec(target: .stderr)])
+}
+
+/// The "accepted but no effect" line names the directive and where it is.
+@Test func notSupportedMessageText() {
+    let use = DirectiveUse(name: "xclient", location: .file("/etc/postern/postern.conf", line: 7))
+    #expect(use.notSupportedMessage == "the \"xclient\" directive is accepted but has no effect in this version of postern in /etc/postern/postern.conf:7")
+}

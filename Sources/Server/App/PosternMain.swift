@@ -15,7 +15,7 @@ public enum PosternMain {
         }
         if options.showVersion {
             printError("postern version: postern/\(posternVersion)")
-            if options.showHelp { printError(usage) }
+            if options.showHelp { printError(commandLineUsage) }
             if options.showConfigure {
                 printError("built with \(String(cString: cossl_version_text()))")
                 printError("features: imap auth_http(libcurl) relay(poll, splice)")
@@ -26,7 +26,7 @@ public enum PosternMain {
         let prefix = options.prefix ?? PosternDefaults.prefix
         let configFile = resolvePath(options.configFile ?? PosternDefaults.configFile, against: prefix)
         let startupTarget = startupLogTarget(options, prefix: prefix)
-        let loaded = load(prefix: prefix, configFile: configFile, directives: options.directives)
+        let loaded = load(prefix: prefix, configFile: configFile, options: options)
         if options.testConfig || options.dumpConfig {
             return test(loaded, configFile: configFile, options: options)
         }
@@ -41,29 +41,12 @@ public enum PosternMain {
                      startupTarget: startupTarget)
     }
 
-    static let usage = """
-        Usage: postern [-?hvVtTq] [-s signal] [-p prefix]
-                       [-e filename] [-c filename] [-g directives]
-
-        Options:
-          -?,-h         : this help
-          -v            : show version and exit
-          -V            : show version and configure options then exit
-          -t            : test configuration and exit
-          -T            : test configuration, dump it and exit
-          -q            : suppress non-error messages during configuration testing
-          -s signal     : send signal to a master process: stop, quit, reopen, reload
-          -p prefix     : set prefix path (default: \(PosternDefaults.prefix))
-          -e filename   : set error log file (default: \(PosternDefaults.errorLogPath))
-          -c filename   : set configuration file (default: \(PosternDefaults.prefix)\(PosternDefaults.configFile))
-          -g directives : set global directives out of configuration file
-        """
-
     // MARK: - Configuration
 
-    static func load(prefix: String, configFile: String, directives: String?) -> Result<PosternConfig, ConfigErrorList> {
-        parseConfig(prefix: prefix, configFile: configFile, commandLineDirectives: directives,
-                    environment: SystemConfigEnvironment(), implementedDirectives: implementedDirectives)
+    static func load(prefix: String, configFile: String, options: CommandLineOptions) -> Result<PosternConfig, ConfigErrorList> {
+        parseConfig(prefix: prefix, configFile: configFile, commandLineDirectives: options.directives,
+                    errorLogOverride: options.errorLog, environment: SystemConfigEnvironment(),
+                    implementedDirectives: implementedDirectives)
     }
 
     static func test(_ loaded: Result<PosternConfig, ConfigErrorList>, configFile: String,
@@ -128,10 +111,8 @@ public enum PosternMain {
 
     static func serve(config: PosternConfig, options: CommandLineOptions, prefix: String, configFile: String,
                       startupTarget: LogTarget) -> Int32 {
-        // The main error_log, or -e's when the file names none.
-        let (configured, ignored) = ConfigPlanner.logTargets(config.main.errorLogs)
-        let mainTargets = config.main.errorLogs == MainSettings().errorLogs && options.errorLog != nil
-            ? [startupTarget] : configured
+        // The main error_log; the config layer puts -e's there when the file names none.
+        let (mainTargets, ignored) = ConfigPlanner.logTargets(config.main.errorLogs)
         let log: ErrorLog
         do throws(Errno) {
             log = try ErrorLog(targets: mainTargets.isEmpty ? [startupTarget] : mainTargets)
@@ -214,7 +195,7 @@ public enum PosternMain {
                 for serverLog in plan.serverLogs { _ = serverLog.reopen() }
             case .reload:
                 log.log(.notice, "reconfiguring")
-                switch load(prefix: prefix, configFile: configFile, directives: options.directives) {
+                switch load(prefix: prefix, configFile: configFile, options: options) {
                 case .failure(let errors):
                     report(errors, to: log)
                     log.log(.emerg, "reload refused, the old configuration keeps serving")

@@ -134,6 +134,11 @@ public final class Runtime: Sendable {
 
     public var liveSessions: Int { services.live }
 
+    /// Where the listeners are bound (a port 0 listen shows the port the kernel chose).
+    public var boundAddresses: [SocketAddress] {
+        table.entries.withLock { $0.sorted { $0.key < $1.key }.map { $0.value.listener.address } }
+    }
+
     /// HUP: serve `plan` from now on. New listeners open first; if one fails
     /// the reload is refused and nothing changes. Live sessions keep the
     /// settings they started with.

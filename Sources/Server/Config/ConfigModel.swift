@@ -40,6 +40,12 @@ public struct DirectiveUse: Sendable, Equatable {
         self.name = name
         self.location = location
     }
+
+    /// The start-up warning for it, worded like nginx's config warnings.
+    public var notSupportedMessage: String {
+        ConfigError("the \"\(name)\" directive is accepted but has no effect in this version of postern",
+                    at: location).description
+    }
 }
 
 /// Compiled-in paths, in one place (nginx's NGX_PREFIX, NGX_CONF_PATH,

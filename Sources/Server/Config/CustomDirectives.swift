@@ -41,7 +41,15 @@ extension ConfigInterpreter {
         case "auth_http":
             switch AuthHTTPURL.parse(args[0]) {
             case .failure(let m): fail(m.text, node)
-            case .success(let url): withScope(context) { $0.authHTTP = url }
+            case .success(let url):
+                // nginx resolves the name while reading the config, so -t
+                // catches a typo; the auth client resolves again when it connects.
+                if case .host(let host, _) = url.peer, ConfigIPAddress(parsing: host) == nil,
+                   environment.resolveHost(host).isEmpty {
+                    let shown = args[0].hasPrefix("http://") ? String(args[0].dropFirst(7)) : args[0]
+                    return fail("host not found in auth_http \"\(shown)\"", node)
+                }
+                withScope(context) { $0.authHTTP = url }
             }
         case "set_real_ip_from":
             applyRealIPFrom(node, in: context)
@@ -117,6 +125,10 @@ extension ConfigInterpreter {
                 case .success(.unix):
                     return fail("invalid host in resolver \"\(arg)\"", node)
                 case .success(.inet(let host, let port, _, _)):
+                    // As nginx: a resolver given by name must resolve now.
+                    if ConfigIPAddress(parsing: host) == nil && environment.resolveHost(host).isEmpty {
+                        return fail("host not found in resolver \"\(arg)\"", node)
+                    }
                     settings.servers.append(.init(host: host, port: port ?? 53))
                 }
             }

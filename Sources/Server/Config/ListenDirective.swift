@@ -27,7 +27,8 @@ extension ConfigInterpreter {
                 if resolved.isEmpty {
                     return fail("host not found in \"\(text)\" of the \"listen\" directive", node)
                 }
-                addresses = resolved.map { .inet($0, port: port) }
+                var seen = Set<ConfigIPAddress>()
+                addresses = resolved.filter { seen.insert($0).inserted }.map { .inet($0, port: port) }
             }
         }
 

@@ -7,8 +7,11 @@
 ///   directory is the base for `include` and certificate paths.
 /// - commandLineDirectives: `-g` text, read before the file as nginx does,
 ///   so a file repeating a `-g` directive gets "is duplicate".
+/// - errorLogOverride: `-e`; like nginx, it replaces the compiled-in
+///   default error log when the main context has no `error_log`.
 /// - Returns every error found, in the order nginx would meet them.
 public func parseConfig(prefix: String, configFile: String, commandLineDirectives: String? = nil,
+                        errorLogOverride: ErrorLogTarget? = nil,
                         environment: some ConfigEnvironment,
                         implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives)
     -> Result<PosternConfig, ConfigErrorList>
@@ -30,7 +33,12 @@ public func parseConfig(prefix: String, configFile: String, commandLineDirective
     var errors = reader.errors + interpreter.errors
     // Merge-time checks describe whole servers; after a syntax error they
     // would only repeat it, so nginx never reaches them and neither do we.
-    let mainSettings = interpreter.resolveMain()
+    var mainSettings = interpreter.resolveMain()
+    if interpreter.main.errorLogs == nil, let target = errorLogOverride {
+        var resolved = target
+        if case .file(let p) = target { resolved = .file(resolvePath(p, against: prefix)) }
+        mainSettings.errorLogs = [ErrorLogSpec(target: resolved, level: .error)]
+    }
     var servers: [ServerSettings] = []
     if syntaxErrorCount == 0 && interpreter.errors.isEmpty {
         for i in interpreter.servers.indices {

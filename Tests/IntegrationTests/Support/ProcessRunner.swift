@@ -1,0 +1,138 @@
+import Foundation
+
+/// What a finished child process left behind.
+struct ProcessOutput {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var timedOut: Bool
+
+    /// The last stdout line parsed as a JSON object (the client scripts print one).
+    var json: [String: Any] {
+        let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let object = try? JSONSerialization.jsonObject(with: Data(line.utf8))
+        return object as? [String: Any] ?? [:]
+    }
+}
+
+enum ProcessRunnerError: Error, CustomStringConvertible {
+    case launchFailed(String, any Error)
+
+    var description: String {
+        switch self {
+        case .launchFailed(let path, let error): "could not launch \(path): \(error)"
+        }
+    }
+}
+
+/// Runs helper programs with a hard time bound. Output goes to temporary files, not
+/// pipes: a daemon started by the child may inherit a pipe and keep it open forever.
+enum ProcessRunner {
+    static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        timeout: Double = 60
+    ) throws -> ProcessOutput {
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("postern-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("stdout")
+        let errURL = scratch.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let outHandle = try FileHandle(forWritingTo: outURL)
+        let errHandle = try FileHandle(forWritingTo: errURL)
+        defer {
+            try? outHandle.close()
+            try? errHandle.close()
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        do {
+            try process.run()
+        } catch {
+            throw ProcessRunnerError.launchFailed(executable, error)
+        }
+        let timedOut = !waitForExit(process, seconds: timeout)
+        if timedOut {
+            process.terminate()
+            _ = waitForExit(process, seconds: 5)
+        }
+        let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+        return ProcessOutput(
+            status: process.isRunning ? -1 : process.terminationStatus,
+            stdout: stdout, stderr: stderr, timedOut: timedOut)
+    }
+
+    /// Polls until the process exits or the bound passes; true when it exited.
+    static func waitForExit(_ process: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning {
+            if Date() >= deadline { return false }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return true
+    }
+
+    /// Runs a Python script from Fixtures/clients and returns its output.
+    static func client(_ script: String, _ arguments: [String], timeout: Double = 90) throws -> ProcessOutput {
+        let path = Repository.fixtures.appendingPathComponent("clients/\(script)").path
+        return try run("/usr/bin/env", ["python3", path] + arguments, timeout: timeout)
+    }
+}
+
+/// Paths inside the repository, found from this file's location so tests run from any directory.
+enum Repository {
+    static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // Support
+        .deletingLastPathComponent()  // IntegrationTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()
+
+    static let fixtures = root.appendingPathComponent("Tests/IntegrationTests/Fixtures")
+    static let scripts = root.appendingPathComponent("scripts")
+}
+
+/// Finds a free loopback TCP port by binding port 0 and closing again.
+func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0, "socket() failed")
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+            bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
+        }
+    }
+    precondition(bound, "bind() to a free port failed")
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// True when something accepts a TCP connection on 127.0.0.1:port.
+func loopbackPortAccepts(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+            connect(fd, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+enum TestEnvironmentError: Error, CustomStringConvertible {
+    case startFailed(String)
+    case missing(String)
+
+    var description: String {
+        switch self {
+        case .startFailed(let detail): "scripts/testenv.sh start failed: \(detail)"
+        case .missing(let key): "DIR/env has no \(key)"
+        }
+    }
+}
+
+/// A running Dovecot and example auth service in a temporary directory, started by
+/// `scripts/testenv.sh` (the same script the demo uses). Each test gets its own, on
+/// its own free ports, so tests run in parallel and may break theirs (kill the auth
+/// service, stop Dovecot) without touching others. Call `stop()` in a `defer`.
+final class TestEnvironment {
+    let directory: URL
+    /// Everything `DIR/env` holds: IMAP_PORT, AUTH_PORT, LARGE_SHA256, ...
+    let values: [String: String]
+
+    /// Starts the environment; `authArguments` go to deploy/postern-auth.py (e.g. `--mode 500`).
+    init(authArguments: String = "") throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("postern-it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let script = Repository.scripts.appendingPathComponent("testenv.sh").path
+        let output = try ProcessRunner.run(
+            "/bin/bash", [script, "start", directory.path],
+            environment: ["AUTH_ARGS": authArguments], timeout: 60)
+        guard output.status == 0 else {
+            // Whatever a half-finished start left running is stopped by pid.
+            _ = try? ProcessRunner.run("/bin/bash", [script, "stop", directory.path], timeout: 30)
+            throw TestEnvironmentError.startFailed(output.stderr + output.stdout)
+        }
+        let text = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
+        values = Self.parse(text)
+    }
+
+    /// Reads KEY=value and KEY="value" lines; the env file is written by our script.
+    static func parse(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            var value = String(line[line.index(after: equals)...])
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
+            result[String(line[..<equals])] = value
+        }
+        return result
+    }
+
+    func value(_ key: String) throws -> String {
+        guard let value = values[key] else { throw TestEnvironmentError.missing(key) }
+        return value
+    }
+
+    func port(_ key: String) throws -> Int {
+        guard let port = Int(try value(key)) else { throw TestEnvironmentError.missing(key) }
+        return port
+    }
+
+    var imapPort: Int { get throws { try port("IMAP_PORT") } }
+    var pop3Port: Int { get throws { try port("POP3_PORT") } }
+    var authPort: Int { get throws { try port("AUTH_PORT") } }
+    var authURL: String { get throws { try value("AUTH_URL") } }
+
+    /// The users file as the auth service reads it: name -> (password, backend user, backend password).
+    var users: [String: (password: String, backendUser: String, backendPassword: String)] {
+        get throws {
+            let text = try String(contentsOfFile: try value("USERS_FILE"), encoding: .utf8)
+            var result: [String: (password: String, backendUser: String, backendPassword: String)] = [:]
+            for line in text.split(separator: "\n") {
+                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                guard fields.count >= 4 else { continue }
+                let backend = fields.count == 6 ? (fields[4], fields[5]) : (fields[0], fields[1])
+                result[fields[0]] = (fields[1], backend.0, backend.1)
+            }
+            return result
+        }
+    }
+
+    /// One decoded JSON object per request the auth service answered.
+    func authRequests() throws -> [[String: Any]] {
+        let path = try value("AUTH_LOG")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Stops one daemon of the environment by pid (SIGTERM, then SIGKILL after 5 s).
+    func stopDaemon(_ key: String) throws {
+        guard let pid = pid_t(try value(key)) else { throw TestEnvironmentError.missing(key) }
+        terminate(pid: pid, grace: 5)
+    }
+
+    /// Stops everything and removes the directory.
+    func stop() {
+        let script = Repository.scripts.appendingPathComponent("testenv.sh").path
+        _ = try? ProcessRunner.run("/bin/bash", [script, "stop", directory.path], timeout: 30)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// SIGTERM, wait up to `grace` seconds, then SIGKILL. Touches only this pid.
+func terminate(pid: pid_t, grace: Double) {
+    guard kill(pid, SIGTERM) == 0 else { return }
+    let deadline = Date().addingTimeInterval(grace)
+    while Date() < deadline {
+        if kill(pid, 0) != 0 { return }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    kill(pid, SIGKILL)
+}

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Starts or stops the backends Postern's integration tests and demo run against:
+# a Dovecot (IMAP, POP3, submission) and the example auth_http service, each a
+# plain process with its own files under DIR, on free loopback ports.
+#
+#   scripts/testenv.sh start DIR   # writes DIR/env (shell-sourceable)
+#   scripts/testenv.sh stop DIR    # stops what DIR/env names, by pid
+#
+# Options through the environment:
+#   POSTERN_USERS   users file (default deploy/users.example)
+#   AUTH_ARGS       extra arguments for deploy/postern-auth.py (e.g. "--delay 2")
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+template="$repo/Tests/IntegrationTests/Fixtures/dovecot.conf.template"
+auth_service="$repo/deploy/postern-auth.py"
+# The account the mail processes run as: exists on every Debian system.
+mail_user=mail
+mail_group=mail
+
+cleanup_dir=""
+
+die() { echo "testenv: $*" >&2; exit 1; }
+
+# Prints N distinct free loopback ports. They are held open together while
+# chosen so they differ; the daemons bind them a moment later.
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held))
+PY
+}
+
+# Waits (bounded) until something accepts TCP connections on 127.0.0.1:PORT.
+wait_for_port() {
+    local port=$1 what=$2
+    for _ in $(seq 1 100); do
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 0.2).close()" "$port" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$what did not listen on port $port within 10 s"
+}
+
+# Sends SIGTERM to each pid given, waits up to 5 s for all, then SIGKILLs what
+# is left. Only the pids given are touched; they stop in parallel.
+stop_pids() {
+    local pid alive=()
+    for pid in "$@"; do
+        [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null && alive+=("$pid")
+    done
+    for _ in $(seq 1 100); do
+        local still=()
+        for pid in "${alive[@]}"; do
+            kill -0 "$pid" 2>/dev/null && still+=("$pid")
+        done
+        ((${#still[@]} == 0)) && return 0
+        alive=("${still[@]}")
+        sleep 0.05
+    done
+    for pid in "${alive[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
+# Closes every descriptor above stderr that we inherited. The daemons started
+# below would keep them open for their lifetime, and a parent that watches one of
+# them for EOF (swift-corelibs-foundation's Process does) would think we never exit.
+close_inherited_fds() {
+    local fd
+    for fd in /proc/$$/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then
+            eval "exec $fd>&-" 2>/dev/null || true
+        fi
+    done
+}
+
+start() {
+    local dir=$1
+    close_inherited_fds
+    local users_file=${POSTERN_USERS:-$repo/deploy/users.example}
+    [[ -f "$users_file" ]] || die "no users file $users_file"
+    command -v dovecot >/dev/null || die "dovecot not installed (run scripts/install-deps.sh)"
+    id "$mail_user" >/dev/null 2>&1 || die "no system user $mail_user"
+
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    # Mail processes run as $mail_user and must reach their Maildirs below DIR.
+    chmod 755 "$dir"
+    mkdir -p "$dir/dovecot/run" "$dir/dovecot/state" "$dir/mail"
+    # A start that fails half way stops whatever it had started.
+    cleanup_dir=$dir
+    trap '[[ -n "$cleanup_dir" ]] && stop "$cleanup_dir"' EXIT
+
+    # Users: the auth service reads the file as is; Dovecot knows the backend
+    # accounts (backend_user/backend_password when given, else user/password).
+    grep -v '^[[:space:]]*#' "$users_file" | sed 's/#.*//' | awk 'NF' >"$dir/users"
+    awk '{ if (NF == 6) print $5 ":" $6; else print $1 ":" $2 }' "$dir/users" >"$dir/dovecot/passwd"
+    local users backend_users first_user first_pass
+    users=$(awk '{print $1}' "$dir/users" | tr '\n' ' ' | sed 's/ $//')
+    backend_users=$(cut -d: -f1 "$dir/dovecot/passwd" | tr '\n' ' ' | sed 's/ $//')
+    first_user=$(awk 'NR==1 {print $1}' "$dir/users")
+    first_pass=$(awk 'NR==1 {print $2}' "$dir/users")
+
+    local large
+    # shellcheck disable=SC2086
+    large=$(python3 "$repo/scripts/seed-maildir.py" "$dir/mail" "$first_user" $backend_users)
+    chown -R "$mail_user:$mail_group" "$dir/mail"
+
+    local ports imap_port pop3_port submission_port
+    ports=$(free_ports 3)
+    read -r imap_port pop3_port submission_port <<<"$ports"
+    sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
+        -e "s|@SUBMISSION_PORT@|$submission_port|g" \
+        -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
+        "$template" >"$dir/dovecot/dovecot.conf"
+
+    # Dovecot daemonizes itself and records its master pid in base_dir.
+    dovecot -c "$dir/dovecot/dovecot.conf" || die "dovecot failed to start; see $dir/dovecot/dovecot.log"
+    local dovecot_pid=""
+    for _ in $(seq 1 50); do
+        if [[ -s "$dir/dovecot/run/master.pid" ]]; then
+            dovecot_pid=$(cat "$dir/dovecot/run/master.pid")
+            break
+        fi
+        sleep 0.1
+    done
+    [[ -n "$dovecot_pid" ]] || die "dovecot wrote no pid file; see $dir/dovecot/dovecot.log"
+    # Record it at once, so a failure below still leaves something "stop" can clean.
+    echo "DOVECOT_PID=$dovecot_pid" >"$dir/env"
+    wait_for_port "$imap_port" "dovecot imap"
+    wait_for_port "$pop3_port" "dovecot pop3"
+
+    # The auth service: its own session, no fd shared with the caller (a test
+    # reading our output to EOF must not wait for it), port printed on stdout.
+    # shellcheck disable=SC2086
+    setsid python3 "$auth_service" --listen 127.0.0.1 --port 0 --users "$dir/users" \
+        --log "$dir/auth.log" --imap-port "$imap_port" --pop3-port "$pop3_port" \
+        --smtp-port "$submission_port" ${AUTH_ARGS:-} \
+        </dev/null >"$dir/auth.out" 2>"$dir/auth.err" &
+    local auth_pid=$!
+    echo "AUTH_PID=$auth_pid" >>"$dir/env"
+    local auth_port=""
+    for _ in $(seq 1 100); do
+        auth_port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$dir/auth.out" 2>/dev/null)
+        [[ -n "$auth_port" ]] && break
+        kill -0 "$auth_pid" 2>/dev/null || die "auth service exited: $(cat "$dir/auth.err")"
+        sleep 0.1
+    done
+    [[ -n "$auth_port" ]] || die "auth service did not report its port within 10 s"
+
+    local large_sha256 large_size
+    read -r _ large_sha256 _ large_size <<<"$large"
+    cat >"$dir/env" <<ENV
+# Written by scripts/testenv.sh; source it from a shell.
+TESTENV_DIR=$dir
+DOVECOT_PID=$dovecot_pid
+DOVECOT_CONF=$dir/dovecot/dovecot.conf
+DOVECOT_LOG=$dir/dovecot/dovecot.log
+IMAP_PORT=$imap_port
+POP3_PORT=$pop3_port
+SUBMISSION_PORT=$submission_port
+AUTH_PID=$auth_pid
+AUTH_PORT=$auth_port
+AUTH_URL=http://127.0.0.1:$auth_port/auth
+AUTH_LOG=$dir/auth.log
+USERS_FILE=$dir/users
+USERS="$users"
+TEST_USER=$first_user
+TEST_PASS=$first_pass
+LARGE_USER=$first_user
+LARGE_FOLDER=Large
+LARGE_SHA256=$large_sha256
+LARGE_SIZE=$large_size
+ENV
+    cleanup_dir=""
+    echo "testenv: dovecot imap=$imap_port pop3=$pop3_port submission=$submission_port, auth=$auth_port, env in $dir/env"
+}
+
+stop() {
+    local dir=$1
+    [[ -f "$dir/env" ]] || return 0
+    local DOVECOT_PID="" AUTH_PID=""
+    # shellcheck disable=SC1091
+    source "$dir/env"
+    stop_pids "$AUTH_PID" "$DOVECOT_PID"
+}
+
+case "${1:-}" in
+    start) [[ $# -eq 2 ]] || die "usage: $0 start DIR"; start "$2" ;;
+    stop) [[ $# -eq 2 ]] || die "usage: $0 stop DIR"; stop "$2" ;;
+    *) die "usage: $0 start|stop DIR" ;;
+esac
