@@ -59,4 +59,14 @@ import Testing
                     "\(plan.startupWarnings)")
         }
     }
+
+    /// Without a resolver the client name is nginx's placeholder: [UNAVAILABLE], or
+    /// [TEMPUNAVAIL] for a unix-socket client.
+    @Test func clientNameWithoutResolver() throws {
+        let settings = try Self.plan().listeners[2].settings
+        let tcp = ClientPeer(address: .ipv4(bytes: [192, 0, 2, 1], port: 5), connectionAddress: nil, localAddress: nil)
+        let unix = ClientPeer(address: .unix(path: "/run/p.sock"), connectionAddress: nil, localAddress: nil)
+        #expect(settings.clientName(for: tcp) == .unavailable)
+        #expect(settings.clientName(for: unix) == .temporarilyUnavailable)
+    }
 }

@@ -82,9 +82,8 @@ enum ConfigPlanner {
                                           clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
                                           starttls: .off))
             var settingsWithPeers = settings
-            switch peerSettings(server, spec: spec, resolvers: &resolvers, serverIndex: spec.serverIndex) {
-            case .success(let apply): apply(&settingsWithPeers)
-            case .failure(let failure): return .failure(failure)
+            if let failure = applyPeerSettings(&settingsWithPeers, server: server, spec: spec, resolvers: &resolvers) {
+                return .failure(failure)
             }
             var plan = ListenerPlan(address: address, backlog: Int32(clamping: spec.backlog), ipv6Only: spec.ipv6only,
                                     receiveBuffer: spec.rcvbuf, sendBuffer: spec.sndbuf,

@@ -2,27 +2,21 @@ import Glibc
 
 extension ConfigPlanner {
     /// Fills the PROXY protocol, realip and resolver parts of a listener's
-    /// settings. One resolver (and its cache) serves all listeners of a server block.
-    static func peerSettings(_ server: ServerSettings, spec: ListenerSpec, resolvers: inout [Int: DNSResolver],
-                             serverIndex: Int) -> Result<(inout ProxySettings) -> Void, Failure> {
-        var resolver: DNSResolver? = resolvers[serverIndex]
-        if resolver == nil, let config = server.resolver {
+    /// settings. One resolver (and its cache) serves all listeners of a server
+    /// block; `resolvers` remembers them by server index. Nil on success.
+    static func applyPeerSettings(_ settings: inout ProxySettings, server: ServerSettings, spec: ListenerSpec,
+                                  resolvers: inout [Int: DNSResolver]) -> Failure? {
+        if resolvers[spec.serverIndex] == nil, let config = server.resolver {
             switch makeResolver(config, timeout: server.resolverTimeout) {
-            case .success(let made): resolver = made
-            case .failure(let failure): return .failure(failure)
+            case .success(let made): resolvers[spec.serverIndex] = made
+            case .failure(let failure): return failure
             }
-            resolvers[serverIndex] = resolver
         }
-        let trust = realIPTrust(server.setRealIPFrom)
-        let accept = spec.proxyProtocol
-        let backend = server.proxyProtocol
-        let chosen = resolver
-        return .success { settings in
-            settings.acceptProxyProtocol = accept
-            settings.realIPTrust = trust
-            settings.backendProxyProtocol = backend
-            settings.resolver = chosen
-        }
+        settings.acceptProxyProtocol = spec.proxyProtocol
+        settings.realIPTrust = realIPTrust(server.setRealIPFrom)
+        settings.backendProxyProtocol = server.proxyProtocol
+        settings.resolver = resolvers[spec.serverIndex]
+        return nil
     }
 
     /// Name servers may be given by name; like nginx, they are resolved once, at (re)load.
