@@ -53,6 +53,9 @@ def load_users(path):
             if port != "*" and not port.isdigit():
                 raise ValueError(f"{path}:{number}: backend_port must be a number or '*'")
             backend_user, backend_password = (fields[4], fields[5]) if len(fields) == 6 else (None, None)
+            # %XX in a name stands for a byte the file cannot hold (a space).
+            name = unquote(name)
+            backend_user = unquote(backend_user) if backend_user is not None else None
             users[name] = User(name, password, host, port, backend_user, backend_password)
     return users
 
@@ -85,6 +88,7 @@ class Service:
         self.users = load_users(args.users)
         self.delay = args.delay
         self.mode = args.mode
+        self.accept_none = args.accept_none
         self.ports = {"imap": args.imap_port, "pop3": args.pop3_port, "smtp": args.smtp_port}
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
         self.log_lock = threading.Lock()
@@ -104,6 +108,10 @@ class Service:
         method = (headers.get("Auth-Method") or "").lower()
         salt = headers.get("Auth-Salt") or ""
         protocol = (headers.get("Auth-Protocol") or "").lower()
+        if method == "none" and self.accept_none:
+            # smtp_auth none: no user; a real service would judge the envelope.
+            port = str(self.ports.get(protocol, 0))
+            return [("Auth-Status", "OK"), ("Auth-Server", "127.0.0.1"), ("Auth-Port", port)], "ok"
         user = self.users.get(name)
         if user is None or not verify(user, method, password, salt):
             return [("Auth-Status", INVALID), ("Auth-Wait", "1")], "invalid"
@@ -174,6 +182,8 @@ def main():
     parser.add_argument("--log", help="append one JSON line per request (passwords masked)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering")
     parser.add_argument("--mode", choices=["ok", "garbage", "500"], default="ok")
+    parser.add_argument("--accept-none", action="store_true",
+                        help="accept SMTP mail without AUTH (smtp_auth none) to 127.0.0.1")
     parser.add_argument("--imap-port", type=int, default=143)
     parser.add_argument("--pop3-port", type=int, default=110)
     parser.add_argument("--smtp-port", type=int, default=25)

@@ -10,6 +10,8 @@ packages=(
     dovecot-imapd dovecot-pop3d dovecot-submissiond postfix dnsmasq-base
     nginx libnginx-mod-mail haproxy
     python3 swaks sqlite3 curl openssl
+    # deploy tests: systemd-analyze verify and systemd-socket-activate, logrotate
+    systemd logrotate
 )
 
 missing=()

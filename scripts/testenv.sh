@@ -9,6 +9,9 @@
 # Options through the environment:
 #   POSTERN_USERS   users file (default deploy/users.example)
 #   AUTH_ARGS       extra arguments for deploy/postern-auth.py (e.g. "--delay 2")
+#   TESTENV_POSTFIX 1: also start a Postfix (SMTP backend accepting XCLIENT from
+#                   loopback, delivering mail.test to one Maildir); the auth
+#                   service then routes SMTP to it instead of Dovecot submission
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,6 +51,15 @@ wait_for_port() {
     die "$what did not listen on port $port within 10 s"
 }
 
+# True while pid runs. A zombie counts as gone: our daemons are reparented to
+# pid 1, and in a container pid 1 may reap them late.
+running() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ "$state" != Z ]]
+}
+
 # Sends SIGTERM to each pid given, waits up to 5 s for all, then SIGKILLs what
 # is left. Only the pids given are touched; they stop in parallel.
 stop_pids() {
@@ -58,7 +70,7 @@ stop_pids() {
     for _ in $(seq 1 100); do
         local still=()
         for pid in "${alive[@]}"; do
-            kill -0 "$pid" 2>/dev/null && still+=("$pid")
+            running "$pid" && still+=("$pid")
         done
         ((${#still[@]} == 0)) && return 0
         alive=("${still[@]}")
@@ -114,17 +126,23 @@ start() {
     large=$(python3 "$repo/scripts/seed-maildir.py" "$dir/mail" "$first_user" $backend_users)
     chown -R "$mail_user:$mail_group" "$dir/mail"
 
-    local ports imap_port pop3_port submission_port
-    ports=$(free_ports 3)
-    read -r imap_port pop3_port submission_port <<<"$ports"
-    sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
-        -e "s|@SUBMISSION_PORT@|$submission_port|g" \
-        -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
-        "$template" >"$dir/dovecot/dovecot.conf"
-
-    # Dovecot daemonizes itself and records its master pid in base_dir.
-    dovecot -c "$dir/dovecot/dovecot.conf" || die "dovecot failed to start; see $dir/dovecot/dovecot.log"
-    local dovecot_pid=""
+    # Another process may take a chosen port before Dovecot binds it; Dovecot
+    # then fails at once, and we try again with fresh ports (3 attempts).
+    local ports imap_port pop3_port submission_port attempt dovecot_pid=""
+    for attempt in 1 2 3; do
+        ports=$(free_ports 3)
+        read -r imap_port pop3_port submission_port <<<"$ports"
+        sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
+            -e "s|@SUBMISSION_PORT@|$submission_port|g" \
+            -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
+            "$template" >"$dir/dovecot/dovecot.conf"
+        # Dovecot binds its listeners, daemonizes, and records its master pid in base_dir.
+        if dovecot -c "$dir/dovecot/dovecot.conf"; then
+            break
+        fi
+        ((attempt < 3)) || die "dovecot failed to start; see $dir/dovecot/dovecot.log"
+        echo "testenv: dovecot failed to start (attempt $attempt), retrying with other ports" >&2
+    done
     for _ in $(seq 1 50); do
         if [[ -s "$dir/dovecot/run/master.pid" ]]; then
             dovecot_pid=$(cat "$dir/dovecot/run/master.pid")
@@ -138,12 +156,24 @@ start() {
     wait_for_port "$imap_port" "dovecot imap"
     wait_for_port "$pop3_port" "dovecot pop3"
 
+    local smtp_port=$submission_port postfix_env=""
+    if [[ "${TESTENV_POSTFIX:-0}" == 1 ]]; then
+        start_postfix "$dir"
+        smtp_port=$postfix_port
+        postfix_env="POSTFIX_PORT=$postfix_port
+POSTFIX_PID=$postfix_pid
+POSTFIX_CONFIG=$dir/postfix/etc
+POSTFIX_LOG=$dir/postfix/maillog
+POSTFIX_MAILDIR=$dir/postfix/maildir"
+        echo "$postfix_env" >>"$dir/env"
+    fi
+
     # The auth service: its own session, no fd shared with the caller (a test
     # reading our output to EOF must not wait for it), port printed on stdout.
     # shellcheck disable=SC2086
     setsid python3 "$auth_service" --listen 127.0.0.1 --port 0 --users "$dir/users" \
         --log "$dir/auth.log" --imap-port "$imap_port" --pop3-port "$pop3_port" \
-        --smtp-port "$submission_port" ${AUTH_ARGS:-} \
+        --smtp-port "$smtp_port" ${AUTH_ARGS:-} \
         </dev/null >"$dir/auth.out" 2>"$dir/auth.err" &
     local auth_pid=$!
     echo "AUTH_PID=$auth_pid" >>"$dir/env"
@@ -151,7 +181,7 @@ start() {
     for _ in $(seq 1 100); do
         auth_port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$dir/auth.out" 2>/dev/null)
         [[ -n "$auth_port" ]] && break
-        kill -0 "$auth_pid" 2>/dev/null || die "auth service exited: $(cat "$dir/auth.err")"
+        running "$auth_pid" || die "auth service exited: $(cat "$dir/auth.err")"
         sleep 0.1
     done
     [[ -n "$auth_port" ]] || die "auth service did not report its port within 10 s"
@@ -179,18 +209,53 @@ LARGE_USER=$first_user
 LARGE_FOLDER=Large
 LARGE_SHA256=$large_sha256
 LARGE_SIZE=$large_size
+$postfix_env
 ENV
     cleanup_dir=""
     echo "testenv: dovecot imap=$imap_port pop3=$pop3_port submission=$submission_port, auth=$auth_port, env in $dir/env"
 }
 
+# Postfix from Tests/IntegrationTests/Fixtures/postfix as a plain process under
+# DIR/postfix (config, queue, Maildir, log file), listening on a free port.
+# Sets postfix_port and postfix_pid.
+start_postfix() {
+    local dir=$1 fixtures="$repo/Tests/IntegrationTests/Fixtures/postfix"
+    command -v postfix >/dev/null || die "postfix not installed (run scripts/install-deps.sh)"
+    local pf="$dir/postfix"
+    mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/maildir/cur" "$pf/maildir/new" "$pf/maildir/tmp"
+    chown postfix "$pf/data"
+    chown -R "$mail_user:$mail_group" "$pf/maildir"
+    postfix_port=$(free_ports 1)
+    sed -e "s|@DIR@|$dir|g" -e "s|@MAIL_UID@|$(id -u "$mail_user")|g" -e "s|@MAIL_GID@|$(id -g "$mail_user")|g" \
+        "$fixtures/main.cf.template" >"$pf/etc/main.cf"
+    sed -e "s|@SMTP_PORT@|$postfix_port|g" "$fixtures/master.cf.template" >"$pf/etc/master.cf"
+    # postfix-script checks its own file list and the map types it may load.
+    cp -r /etc/postfix/postfix-files /etc/postfix/dynamicmaps.cf "$pf/etc/"
+    [[ -d /etc/postfix/postfix-files.d ]] && cp -r /etc/postfix/postfix-files.d "$pf/etc/"
+    [[ -d /etc/postfix/dynamicmaps.cf.d ]] && cp -r /etc/postfix/dynamicmaps.cf.d "$pf/etc/"
+    postfix -c "$pf/etc" start </dev/null >"$pf/start.log" 2>&1 \
+        || die "postfix failed to start; see $pf/maillog"
+    postfix_pid=""
+    for _ in $(seq 1 50); do
+        if [[ -s "$pf/queue/pid/master.pid" ]]; then
+            postfix_pid=$(tr -d ' ' <"$pf/queue/pid/master.pid")
+            break
+        fi
+        sleep 0.1
+    done
+    [[ -n "$postfix_pid" ]] || die "postfix wrote no pid file; see $pf/maillog"
+    echo "POSTFIX_PID=$postfix_pid" >>"$dir/env"
+    wait_for_port "$postfix_port" "postfix smtpd"
+}
+
 stop() {
     local dir=$1
     [[ -f "$dir/env" ]] || return 0
-    local DOVECOT_PID="" AUTH_PID=""
+    local DOVECOT_PID="" AUTH_PID="" POSTFIX_PID=""
     # shellcheck disable=SC1091
     source "$dir/env"
-    stop_pids "$AUTH_PID" "$DOVECOT_PID"
+    # The master stops its children on SIGTERM.
+    stop_pids "$AUTH_PID" "$DOVECOT_PID" "$POSTFIX_PID"
 }
 
 case "${1:-}" in

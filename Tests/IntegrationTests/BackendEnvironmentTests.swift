@@ -6,10 +6,10 @@ import Testing
 @Suite("Backend environment")
 struct BackendEnvironmentTests {
     /// Dovecot started by testenv.sh accepts an imaplib LOGIN and shows the seeded INBOX.
-    @Test func dovecotDirectLogin() throws {
-        let env = try TestEnvironment()
+    @Test func dovecotDirectLogin() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
-        let result = try ProcessRunner.client(
+        let result = try await ProcessRunner.client(
             "imap_client.py",
             ["login", "127.0.0.1", String(try env.imapPort), try env.value("TEST_USER"), try env.value("TEST_PASS")])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -18,10 +18,10 @@ struct BackendEnvironmentTests {
     }
 
     /// The seeded 20 MiB message comes back from Dovecot with the SHA-256 testenv.sh recorded.
-    @Test func dovecotLargeMessageMatchesRecordedDigest() throws {
-        let env = try TestEnvironment()
+    @Test func dovecotLargeMessageMatchesRecordedDigest() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
-        let result = try ProcessRunner.client(
+        let result = try await ProcessRunner.client(
             "imap_client.py",
             ["large", "127.0.0.1", String(try env.imapPort), try env.value("LARGE_USER"),
              try env.value("TEST_PASS"), try env.value("LARGE_FOLDER"), try env.value("LARGE_SHA256")])
@@ -29,11 +29,22 @@ struct BackendEnvironmentTests {
         #expect(result.json["size"] as? Int == Int(try env.value("LARGE_SIZE")))
     }
 
-    /// Dovecot's POP3 lists the three seeded messages to curl.
-    @Test func dovecotDirectPOP3WithCurl() throws {
-        let env = try TestEnvironment()
+    /// Dovecot's POP3 accepts poplib USER/PASS and shows the seeded messages.
+    @Test func dovecotDirectPOP3Login() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
-        let result = try ProcessRunner.run(
+        let result = try await ProcessRunner.client(
+            "pop3_client.py",
+            ["login", "127.0.0.1", String(try env.pop3Port), try env.value("TEST_USER"), try env.value("TEST_PASS")])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.json["count"] as? Int == 3)
+    }
+
+    /// Dovecot's POP3 lists the three seeded messages to curl.
+    @Test func dovecotDirectPOP3WithCurl() async throws {
+        let env = try await TestEnvironment()
+        defer { env.stop() }
+        let result = try await ProcessRunner.run(
             "/usr/bin/curl",
             ["-sS", "--max-time", "20", "pop3://127.0.0.1:\(try env.pop3Port)/",
              "-u", "\(try env.value("TEST_USER")):\(try env.value("TEST_PASS"))"])
@@ -42,10 +53,10 @@ struct BackendEnvironmentTests {
     }
 
     /// The auth service answers a good PLAIN login with nginx's OK headers and the backend address.
-    @Test func authServiceAcceptsPlain() throws {
-        let env = try TestEnvironment()
+    @Test func authServiceAcceptsPlain() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
-        let reply = try AuthHTTP.request(env, [
+        let reply = try await AuthHTTP.request(env, [
             "Auth-Method": "plain", "Auth-User": "alice", "Auth-Pass": "wonderland",
             "Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1",
         ])
@@ -56,11 +67,11 @@ struct BackendEnvironmentTests {
     }
 
     /// A wrong password gets "Invalid login or password" and Auth-Wait, never a server.
-    @Test func authServiceRejectsWrongPassword() throws {
-        let env = try TestEnvironment()
+    @Test func authServiceRejectsWrongPassword() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
         for user in ["alice", "nobody"] {
-            let reply = try AuthHTTP.request(env, [
+            let reply = try await AuthHTTP.request(env, [
                 "Auth-Method": "plain", "Auth-User": user, "Auth-Pass": "wrong",
                 "Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1",
             ])
@@ -72,12 +83,12 @@ struct BackendEnvironmentTests {
 
     /// CRAM-MD5 is verified as HMAC-MD5 of the salt keyed by the password; the reply
     /// carries the backend account and its clear password for the backend login.
-    @Test func authServiceVerifiesCramMD5() throws {
-        let env = try TestEnvironment()
+    @Test func authServiceVerifiesCramMD5() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
         let salt = "<1896.697170952@mail.test>"
-        let good = try AuthHTTP.hmacMD5(key: "carolpass", message: salt)
-        let reply = try AuthHTTP.request(env, [
+        let good = try await AuthHTTP.hmacMD5(key: "carolpass", message: salt)
+        let reply = try await AuthHTTP.request(env, [
             "Auth-Method": "cram-md5", "Auth-User": "carol", "Auth-Pass": good, "Auth-Salt": salt,
             "Auth-Protocol": "pop3", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1",
         ])
@@ -86,8 +97,8 @@ struct BackendEnvironmentTests {
         #expect(reply["Auth-User"] == "carol.backend")
         #expect(reply["Auth-Pass"] == "b4ckend-secret")
 
-        let bad = try AuthHTTP.hmacMD5(key: "not-the-password", message: salt)
-        let refused = try AuthHTTP.request(env, [
+        let bad = try await AuthHTTP.hmacMD5(key: "not-the-password", message: salt)
+        let refused = try await AuthHTTP.request(env, [
             "Auth-Method": "cram-md5", "Auth-User": "carol", "Auth-Pass": bad, "Auth-Salt": salt,
             "Auth-Protocol": "pop3", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1",
         ])
@@ -95,12 +106,12 @@ struct BackendEnvironmentTests {
     }
 
     /// APOP is verified as MD5 of salt then password (RFC 1939 §7).
-    @Test func authServiceVerifiesAPOP() throws {
-        let env = try TestEnvironment()
+    @Test func authServiceVerifiesAPOP() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
         let salt = "<1896.697170952@mail.test>"
-        let digest = try AuthHTTP.md5(salt + "builder")
-        let reply = try AuthHTTP.request(env, [
+        let digest = try await AuthHTTP.md5(salt + "builder")
+        let reply = try await AuthHTTP.request(env, [
             "Auth-Method": "apop", "Auth-User": "bob", "Auth-Pass": digest, "Auth-Salt": salt,
             "Auth-Protocol": "pop3", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1",
         ])
@@ -109,11 +120,11 @@ struct BackendEnvironmentTests {
     }
 
     /// The request log has one JSON line per request with every header, the password masked.
-    @Test func authServiceLogsHeadersWithPasswordMasked() throws {
-        let env = try TestEnvironment()
+    @Test func authServiceLogsHeadersWithPasswordMasked() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
         for attempt in 1...3 {
-            _ = try AuthHTTP.request(env, [
+            _ = try await AuthHTTP.request(env, [
                 "Auth-Method": "plain", "Auth-User": "alice", "Auth-Pass": "wonderland",
                 "Auth-Protocol": "imap", "Auth-Login-Attempt": String(attempt), "Client-IP": "127.0.0.9",
             ])
@@ -128,17 +139,29 @@ struct BackendEnvironmentTests {
         #expect(!raw.contains("wonderland"))
     }
 
+    /// --delay holds every answer back, for proxy timeout tests.
+    @Test func authServiceDelay() async throws {
+        let env = try await TestEnvironment(authArguments: "--delay 1.5")
+        defer { env.stop() }
+        let started = Date()
+        let reply = try await AuthHTTP.request(env, [
+            "Auth-Method": "plain", "Auth-User": "bob", "Auth-Pass": "builder", "Auth-Protocol": "imap",
+        ])
+        #expect(reply["Auth-Status"] == "OK")
+        #expect(Date().timeIntervalSince(started) >= 1.5)
+    }
+
     /// Fault modes: --mode 500 answers HTTP 500, --mode garbage answers no HTTP at all.
-    @Test func authServiceFaultModes() throws {
-        let failing = try TestEnvironment(authArguments: "--mode 500")
+    @Test func authServiceFaultModes() async throws {
+        let failing = try await TestEnvironment(authArguments: "--mode 500")
         defer { failing.stop() }
-        let status = try ProcessRunner.run(
+        let status = try await ProcessRunner.run(
             "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", try failing.authURL])
         #expect(status.stdout == "500")
 
-        let garbage = try TestEnvironment(authArguments: "--mode garbage")
+        let garbage = try await TestEnvironment(authArguments: "--mode garbage")
         defer { garbage.stop() }
-        let broken = try ProcessRunner.run("/usr/bin/curl", ["-sS", "--max-time", "10", try garbage.authURL])
+        let broken = try await ProcessRunner.run("/usr/bin/curl", ["-sS", "--max-time", "10", try garbage.authURL])
         #expect(broken.status != 0)
     }
 }
@@ -146,12 +169,12 @@ struct BackendEnvironmentTests {
 /// curl as an auth_http client, so the service is checked by a client that is not ours.
 enum AuthHTTP {
     /// Sends one GET with the given headers; returns the reply headers (last value wins).
-    static func request(_ env: TestEnvironment, _ headers: [String: String]) throws -> [String: String] {
+    static func request(_ env: TestEnvironment, _ headers: [String: String]) async throws -> [String: String] {
         var arguments = ["-sS", "-D", "-", "-o", "/dev/null", "--max-time", "10", try env.authURL]
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
             arguments += ["-H", "\(name): \(value)"]
         }
-        let output = try ProcessRunner.run("/usr/bin/curl", arguments, timeout: 20)
+        let output = try await ProcessRunner.run("/usr/bin/curl", arguments, timeout: 20)
         var reply: [String: String] = [:]
         for line in output.stdout.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" }) {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -161,16 +184,16 @@ enum AuthHTTP {
         return reply
     }
 
-    static func hmacMD5(key: String, message: String) throws -> String {
-        try python("import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.md5).hexdigest())", [key, message])
+    static func hmacMD5(key: String, message: String) async throws -> String {
+        try await python("import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.md5).hexdigest())", [key, message])
     }
 
-    static func md5(_ text: String) throws -> String {
-        try python("import hashlib,sys; print(hashlib.md5(sys.argv[1].encode()).hexdigest())", [text])
+    static func md5(_ text: String) async throws -> String {
+        try await python("import hashlib,sys; print(hashlib.md5(sys.argv[1].encode()).hexdigest())", [text])
     }
 
-    private static func python(_ code: String, _ arguments: [String]) throws -> String {
-        let output = try ProcessRunner.run("/usr/bin/env", ["python3", "-c", code] + arguments, timeout: 20)
+    private static func python(_ code: String, _ arguments: [String]) async throws -> String {
+        let output = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", code] + arguments, timeout: 20)
         return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

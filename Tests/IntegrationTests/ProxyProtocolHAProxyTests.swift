@@ -18,14 +18,14 @@ struct ProxyProtocolHAProxyTests {
         let haproxy = Process()
         let haproxyPort = freeLoopbackPort()
 
-        init(trust: String) throws {
+        init(trust: String) async throws {
             do {
                 for _ in 0..<2 {
                     let port = freeLoopbackPort()
                     let extra = "        listen 127.0.0.1:\(port) proxy_protocol;\n        set_real_ip_from \(trust);"
-                    let env = try TestEnvironment()
+                    let env = try await TestEnvironment()
                     envs.append(env)
-                    posterns.append(try PosternProcess(environment: env, serverExtra: extra))
+                    posterns.append(try await PosternProcess(environment: env, serverExtra: extra))
                     proxyPorts.append(port)
                 }
                 try startHAProxy()
@@ -94,8 +94,8 @@ struct ProxyProtocolHAProxyTests {
     /// A trusted proxy: Client-IP is the client's own address (127.0.0.7 here, not
     /// HAProxy's 127.0.0.1), the Proxy-Protocol-* headers name both ends, and both
     /// nodes served one of the two logins.
-    @Test func realClientAddressThroughEitherNode() throws {
-        let stack = try Stack(trust: "127.0.0.1")
+    @Test func realClientAddressThroughEitherNode() async throws {
+        let stack = try await Stack(trust: "127.0.0.1")
         defer { stack.stop() }
         // Four logins: round robin gives each node two, readiness probes aside.
         for _ in 0..<4 {
@@ -116,8 +116,8 @@ struct ProxyProtocolHAProxyTests {
     }
 
     /// An untrusted proxy's header is reported but does not replace the client address.
-    @Test func untrustedProxyKeepsPeerAddress() throws {
-        let stack = try Stack(trust: "192.0.2.0/24")
+    @Test func untrustedProxyKeepsPeerAddress() async throws {
+        let stack = try await Stack(trust: "192.0.2.0/24")
         defer { stack.stop() }
         let transcript = try imapLogin(from: "127.0.0.7", port: stack.haproxyPort, user: "alice", password: "wonderland")
         #expect(transcript.contains("a1 OK"), "\(transcript)\n\(stack.logs())")

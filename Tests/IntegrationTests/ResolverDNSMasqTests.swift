@@ -45,12 +45,12 @@ struct ResolverDNSMasqIntegrationTests {
     }
 
     /// A confirmed name is logged; a PTR whose A record does not match is [UNAVAILABLE].
-    @Test func clientNamesInLog() throws {
-        let env = try TestEnvironment()
+    @Test func clientNamesInLog() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
         let dns = try DNSServer(directory: env.directory)
         defer { dns.stop() }
-        let postern = try PosternProcess(environment: env,
+        let postern = try await PosternProcess(environment: env,
                                          serverExtra: "        resolver 127.0.0.1:\(dns.port);\n        resolver_timeout 2s;")
         defer { postern.stop() }
         _ = try imapLogin(from: "127.0.0.2", port: postern.port, user: "alice", password: "wonderland")
@@ -61,8 +61,8 @@ struct ResolverDNSMasqIntegrationTests {
     }
 
     /// A name server that never answers yields [TEMPUNAVAIL] within resolver_timeout.
-    @Test func deadServerIsBounded() throws {
-        let env = try TestEnvironment()
+    @Test func deadServerIsBounded() async throws {
+        let env = try await TestEnvironment()
         defer { env.stop() }
         // A bound UDP socket that never answers.
         let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -75,7 +75,7 @@ struct ResolverDNSMasqIntegrationTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, len) == 0 && getsockname(silent, $0, &len) == 0 }
         }
         let port = Int(UInt16(bigEndian: sin.sin_port))
-        let postern = try PosternProcess(environment: env,
+        let postern = try await PosternProcess(environment: env,
                                          serverExtra: "        resolver 127.0.0.1:\(port);\n        resolver_timeout 1s;")
         defer { postern.stop() }
         let start = Date()

@@ -4,9 +4,13 @@ import Protocols
 /// Directives Postern acts on in this build. The config layer reports every
 /// other accepted directive as "not supported yet" at start.
 let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
-    .subtracting(["user", "worker_connections", "max_line_length", "proxy"])
+    .subtracting(["worker_connections", "proxy"])
     .union(["worker_processes", "events", "env", "load_module", "master_process"])
     .union(["resolver", "resolver_timeout", "set_real_ip_from", "proxy_protocol", "listen proxy_protocol"])
+    .union(["auth_cache", "auth_cache_ttl", "auth_cache_fail_ttl", "auth_cache_client_prefix",
+            "auth_throttle_failures", "auth_throttle_window", "auth_throttle_ban", "auth_ledger_retention"])
+    .union(["pop3_capabilities", "pop3_auth", "smtp_capabilities", "smtp_auth", "smtp_client_buffer",
+            "smtp_greeting_delay", "xclient", "proxy_smtp_auth"])
 
 /// Turns a checked configuration into what the runtime opens and serves.
 /// Opens server-level error logs, so it can fail like start-up does.
@@ -37,14 +41,9 @@ enum ConfigPlanner {
         warnings += config.warnings.map { $0.description }
         var serverLogs: [(targets: [LogTarget], log: ErrorLog)] = []
         var listeners: [ListenerPlan] = []
-        var skippedProtocols: Set<String> = []
         var resolvers: [Int: DNSResolver] = [:]
         for spec in config.listeners {
             let server = config.servers[spec.serverIndex]
-            guard server.protocolName == .imap else {
-                skippedProtocols.insert(server.protocolName.rawValue)
-                continue
-            }
             guard let address = socketAddress(spec.address) else {
                 return .failure(Failure(description: "invalid listen address \(spec.address) in \(spec.location)"))
             }
@@ -80,7 +79,18 @@ enum ConfigPlanner {
                                     propagateHalfClose: true),
                 imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
                                           clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
-                                          starttls: .off))
+                                          starttls: .off),
+                authCache: authCacheSettings(server),
+                // nginx reads POP3 commands into 128 bytes, too short for AUTH PLAIN
+                // with a long password; Postern's limit is max_line_length.
+                pop3: POP3SessionSettings(capabilities: server.pop3Capabilities, authMethods: server.pop3Auth,
+                                          clientBufferSize: server.maxLineLength, maxErrors: server.maxErrors,
+                                          starttls: .off),
+                smtp: SMTPSessionSettings(serverName: server.serverName, capabilities: server.smtpCapabilities,
+                                          authMethods: server.smtpAuth, clientBufferSize: server.smtpClientBuffer,
+                                          maxErrors: server.maxErrors, starttls: .off),
+                smtpGreetingDelayMillis: millis(server.smtpGreetingDelay),
+                xclient: server.xclient, proxySMTPAuth: server.proxySMTPAuth)
             var settingsWithPeers = settings
             if let failure = applyPeerSettings(&settingsWithPeers, server: server, spec: spec, resolvers: &resolvers) {
                 return .failure(failure)
@@ -91,9 +101,6 @@ enum ConfigPlanner {
             plan.log = log
             listeners.append(plan)
         }
-        for name in skippedProtocols.sorted() {
-            warnings.append("protocol \(name) is not supported yet, its listeners are not opened")
-        }
         let mail = config.mail ?? MailSettings()
         return .success(RuntimePlan(
             listeners: listeners, logTargets: mainTargets, pidPath: config.main.pidPath,
@@ -103,6 +110,22 @@ enum ConfigPlanner {
     }
 
     static func millis(_ value: Milliseconds) -> Int { Int(clamping: value) }
+
+    /// The cache of a server block, nil with `auth_cache off` (the default).
+    /// `auth_cache_fail_ttl` is how long failure history is remembered.
+    static func authCacheSettings(_ server: ServerSettings) -> AuthCacheSettings? {
+        guard let path = server.authCachePath else { return nil }
+        let window = max(server.authThrottleWindow / 1000, 1)
+        return AuthCacheSettings(
+            path: path, ttlSeconds: server.authCacheTTL / 1000,
+            throttle: ThrottlePolicy(
+                maxFailures: server.authThrottleFailures, windowSeconds: window,
+                banSeconds: max(server.authThrottleBan / 1000, 1),
+                delayMillis: min(3000, millis(server.timeout)),
+                memorySeconds: max(server.authCacheFailTTL / 1000, window)),
+            clientPrefix: ClientPrefix(v4Bits: server.authCacheClientPrefixV4, v6Bits: server.authCacheClientPrefixV6),
+            ledgerRetentionSeconds: server.authLedgerRetention / 1000)
+    }
 
     static func authURLText(_ url: Server.AuthHTTPURL) -> String {
         switch url.peer {

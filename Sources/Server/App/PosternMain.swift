@@ -63,6 +63,7 @@ public enum PosternMain {
                 printError("postern: configuration file \(configFile) test is successful")
             }
             if options.dumpConfig { printOut(config.dump) }
+            if options.probe { return probe(config, quiet: options.quiet) }
             return 0
         }
     }
@@ -130,6 +131,7 @@ public enum PosternMain {
             return 1
         }
 
+        SocketActivation.adoptFromEnvironment()
         // Detach before any thread exists; the parent waits for "ready" so
         // bind errors still reach the terminal's exit status.
         var readyPipe: (read: Int32, write: Int32)? = nil
@@ -174,17 +176,32 @@ public enum PosternMain {
             tellParent(false)
             return 1
         }
+        for address in InheritedListeners.shared.closeUnclaimed() {
+            log.log(.warn, "socket activation: inherited socket \(address) matches no listen directive, closed")
+        }
+        // Bound and opened as root; from here on serve as the `user` account.
+        if let failure = dropPrivileges(config, mainTargets: mainTargets, log: log) {
+            log.log(.emerg, failure.description)
+            runtime.fastStop()
+            tellParent(false)
+            return 1
+        }
         log.log(.notice, "start serving: \(plan.listeners.count) listeners, \(plan.sessionThreads) session threads")
         tellParent(true)
+        let notify = SystemdNotify.fromProcessEnvironment()
+        notify?.ready(status: serviceStatus(runtime))
+        if let notify { startStatusUpdates(notify, runtime: runtime) }
 
         while true {
             switch Signals.waitForSignal() {
             case .fastStop:
+                notify?.stopping()
                 log.log(.notice, "signal received, exiting")
                 runtime.fastStop()
                 log.log(.notice, "exit")
                 return 0
             case .gracefulStop:
+                notify?.stopping()
                 log.log(.notice, "gracefully shutting down")
                 runtime.gracefulStop()
                 log.log(.notice, "exit")
@@ -194,6 +211,8 @@ public enum PosternMain {
                 for error in log.reopen() { log.log(.alert, "reopen of error log failed \(error)") }
                 for serverLog in plan.serverLogs { _ = serverLog.reopen() }
             case .reload:
+                notify?.reloading()
+                defer { notify?.ready(status: serviceStatus(runtime)) }
                 log.log(.notice, "reconfiguring")
                 switch load(prefix: prefix, configFile: configFile, options: options) {
                 case .failure(let errors):

@@ -89,6 +89,11 @@ public final class Runtime: Sendable {
     private static func open(_ plans: [ListenerPlan], log: ErrorLog) throws(RuntimeError) -> [(Listener, ListenerPlan)] {
         var opened: [(Listener, ListenerPlan)] = []
         for plan in plans {
+            // A socket systemd passed for this address (socket activation).
+            if let inherited = InheritedListeners.shared.take(plan.address) {
+                opened.append((inherited, plan))
+                continue
+            }
             do {
                 let listener = try Listener.open(address: plan.address, backlog: plan.backlog, ipv6Only: plan.ipv6Only,
                                                  receiveBuffer: plan.receiveBuffer, sendBuffer: plan.sendBuffer,
@@ -133,6 +138,9 @@ public final class Runtime: Sendable {
     }
 
     public var liveSessions: Int { services.live }
+
+    /// Listening sockets open now (systemd STATUS line).
+    public var listenerCount: Int { table.entries.withLock { $0.count } }
 
     /// Where the listeners are bound (a port 0 listen shows the port the kernel chose).
     public var boundAddresses: [SocketAddress] {
@@ -192,6 +200,7 @@ public final class Runtime: Sendable {
     public func fastStop() {
         stopAccepting()
         services.relay.stop()
+        AuthCacheRegistry.process.stopAll()
         if let pidPath { PidFile.remove(path: pidPath) }
     }
 
@@ -206,6 +215,8 @@ public final class Runtime: Sendable {
             log.log(.notice, "worker_shutdown_timeout expired, closing \(services.relay.livePairs) sessions")
         }
         services.relay.stop()
+        // Sessions the stop closed still reach the ledger.
+        AuthCacheRegistry.process.stopAll()
         if let pidPath { PidFile.remove(path: pidPath) }
     }
 }

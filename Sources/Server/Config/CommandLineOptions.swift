@@ -17,6 +17,9 @@ public struct CommandLineOptions: Sendable, Equatable {
     public var dumpConfig = false
     /// `-q`: during `-t`, print errors only.
     public var quiet = false
+    /// `-P` (Postern's own, implies `-t`): also probe the auth service, the
+    /// backends it names and the certificate files.
+    public var probe = false
     /// `-p PREFIX`.
     public var prefix: String?
     /// `-c FILE`.
@@ -84,6 +87,9 @@ public func parseCommandLine(_ args: [String]) -> Result<CommandLineOptions, Com
                 options.dumpConfig = true
             case "q":
                 options.quiet = true
+            case "P":
+                options.testConfig = true
+                options.probe = true
             case "p":
                 guard let v = value() else { return .failure(.missingArgument(option: "p", what: "directory name")) }
                 options.prefix = v
@@ -116,7 +122,7 @@ public func parseCommandLine(_ args: [String]) -> Result<CommandLineOptions, Com
 
 /// The usage text for `-h`, in nginx's layout.
 public let commandLineUsage = """
-    Usage: postern [-?hvVtTq] [-s signal] [-p prefix]
+    Usage: postern [-?hvVtTqP] [-s signal] [-p prefix]
                    [-e filename] [-c filename] [-g directives]
 
     Options:
@@ -126,6 +132,7 @@ public let commandLineUsage = """
       -t            : test configuration and exit
       -T            : test configuration, dump it and exit
       -q            : suppress non-error messages during configuration testing
+      -P            : test configuration, then probe auth_http, backends and certificates
       -s signal     : send signal to a master process: stop, quit, reopen, reload
       -p prefix     : set prefix path (default: \(PosternDefaults.prefix))
       -e filename   : set error log file (default: \(PosternDefaults.errorLogPath))

@@ -287,6 +287,16 @@ public struct ServerSettings: Sendable, Equatable {
     public var authCachePath: String?
     public var authCacheTTL: Milliseconds = 300_000
     public var authCacheFailTTL: Milliseconds = 60_000
+    /// `auth_cache_client_prefix V4BITS [V6BITS]`: how much of the client
+    /// address keys the cache and the throttle.
+    public var authCacheClientPrefixV4 = 32
+    public var authCacheClientPrefixV6 = 64
+    /// `auth_throttle_failures` (0: no throttle), `_window`, `_ban` (first ban, doubling).
+    public var authThrottleFailures = 10
+    public var authThrottleWindow: Milliseconds = 600_000
+    public var authThrottleBan: Milliseconds = 60_000
+    /// `auth_ledger_retention`: how long finished sessions stay in the ledger.
+    public var authLedgerRetention: Milliseconds = 30 * 86_400_000
     public var maxLineLength = 8192
 
     /// Everything else starts at nginx's (or Postern's) default; for tests
@@ -318,6 +328,10 @@ public struct ServerSettings: Sendable, Equatable {
             && a.smtpAuth == b.smtpAuth && a.smtpClientBuffer == b.smtpClientBuffer
             && a.smtpGreetingDelay == b.smtpGreetingDelay && a.authCachePath == b.authCachePath
             && a.authCacheTTL == b.authCacheTTL && a.authCacheFailTTL == b.authCacheFailTTL
+            && a.authCacheClientPrefixV4 == b.authCacheClientPrefixV4
+            && a.authCacheClientPrefixV6 == b.authCacheClientPrefixV6
+            && a.authThrottleFailures == b.authThrottleFailures && a.authThrottleWindow == b.authThrottleWindow
+            && a.authThrottleBan == b.authThrottleBan && a.authLedgerRetention == b.authLedgerRetention
             && a.maxLineLength == b.maxLineLength
     }
 }

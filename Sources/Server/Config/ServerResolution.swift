@@ -160,6 +160,20 @@ extension ConfigInterpreter {
         }
         s.authCacheTTL = pick { $0.time("auth_cache_ttl") } ?? 300_000
         s.authCacheFailTTL = pick { $0.time("auth_cache_fail_ttl") } ?? 60_000
+        if let bits = pick({ $0.strings("auth_cache_client_prefix") }) {
+            let v4 = Int(bits[0]), v6 = bits.count > 1 ? Int(bits[1]) : 64
+            if bits.count <= 2, let v4, let v6, (0...32).contains(v4), (0...128).contains(v6) {
+                s.authCacheClientPrefixV4 = v4
+                s.authCacheClientPrefixV6 = v6
+            } else {
+                errors.append(ConfigError("invalid \"auth_cache_client_prefix\" in \(whereText): "
+                    + "expected IPv4 bits 0..32 and IPv6 bits 0..128", at: .none))
+            }
+        }
+        s.authThrottleFailures = pick { $0.number("auth_throttle_failures") } ?? 10
+        s.authThrottleWindow = pick { $0.time("auth_throttle_window") } ?? 600_000
+        s.authThrottleBan = pick { $0.time("auth_throttle_ban") } ?? 60_000
+        s.authLedgerRetention = pick { $0.time("auth_ledger_retention") } ?? 30 * 86_400_000
         s.maxLineLength = pick { $0.bytes("max_line_length") } ?? 8192
         return s
     }

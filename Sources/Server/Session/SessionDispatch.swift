@@ -9,10 +9,13 @@ func runSession(client: Socket, settings: ProxySettings, services: SessionServic
         var session = IMAPProxySession(client: client, settings: settings, services: services, worker: worker,
                                        connection: connection, serverAddress: serverAddress, peer: peer)
         session.run()
-    case .pop3, .smtp:
-        // The planner opens no listener for these yet; answer like a busy server if one slips through.
-        _ = try? client.writeAll(settings.mailProtocol.internalServerErrorReply, deadline: .after(millis: 1000))
-        client.close()
-        services.sessionEnded()
+    case .pop3:
+        var session = POP3ProxySession(client: client, settings: settings, services: services, worker: worker,
+                                       connection: connection, serverAddress: serverAddress, peer: peer)
+        session.run()
+    case .smtp:
+        var session = SMTPProxySession(client: client, settings: settings, services: services, worker: worker,
+                                       connection: connection, serverAddress: serverAddress, peer: peer)
+        session.run()
     }
 }

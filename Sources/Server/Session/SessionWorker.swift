@@ -8,6 +8,9 @@ public final class SessionWorker {
     /// temporary failure and log `authSetupError`.
     public let auth: AuthHTTPClient?
     public let authSetupError: AuthHTTPError?
+    /// This thread's connections to auth caches, by settings, opened
+    /// on first use. Never shared: SQLite connections stay on one thread.
+    private var caches: [AuthCacheSettings: AuthCacheStore] = [:]
 
     public init() {
         do throws(AuthHTTPError) {
@@ -17,5 +20,21 @@ public final class SessionWorker {
             auth = nil
             authSetupError = error
         }
+    }
+
+    /// The auth cache for `settings` on this thread; its faults are logged to `log`.
+    func authCache(_ settings: AuthCacheSettings, log: ErrorLog) -> AuthCacheStore {
+        if let store = caches[settings] { return store }
+        let shared = AuthCacheRegistry.process.shared(for: settings) { level, line in
+            switch level {
+            case .error: log.log(.error, line)
+            case .warn: log.log(.warn, line)
+            case .notice: log.log(.notice, line)
+            case .info: log.log(.info, line)
+            }
+        }
+        let store = AuthCacheStore(shared: shared)
+        caches[settings] = store
+        return store
     }
 }

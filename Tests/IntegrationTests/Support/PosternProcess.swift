@@ -37,7 +37,7 @@ enum PosternBinary {
         if environment["POSTERN_IT"] == "1" || isNginxOracle { return true }
         if environment["POSTERN_IT"] == "0" { return false }
         guard FileManager.default.isExecutableFile(atPath: path) else { return false }
-        guard let version = try? ProcessRunner.run(path, ["-V"], timeout: 10), version.status == 0 else {
+        guard let version = try? ProcessRunner.runBlocking(path, ["-V"], timeout: 10), version.status == 0 else {
             return false
         }
         let scratch = FileManager.default.temporaryDirectory
@@ -46,7 +46,7 @@ enum PosternBinary {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let conf = scratch.appendingPathComponent("bad.conf")
         try? "no_such_directive_at_all on;\nevents {}\n".write(to: conf, atomically: true, encoding: .utf8)
-        guard let check = try? ProcessRunner.run(
+        guard let check = try? ProcessRunner.runBlocking(
             path, ["-t", "-p", scratch.path, "-c", conf.path, "-e", scratch.appendingPathComponent("e.log").path],
             timeout: 10)
         else { return false }
@@ -64,7 +64,7 @@ final class PosternProcess {
     /// Writes the config and starts the binary; returns once the listener accepts.
     /// `serverExtra` goes inside the `server {}` block, `mailExtra` inside `mail {}`.
     init(environment: TestEnvironment, protocol name: String = "imap",
-         mailExtra: String = "", serverExtra: String = "") throws {
+         mailExtra: String = "", serverExtra: String = "") async throws {
         directory = environment.directory.appendingPathComponent("postern")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = freeLoopbackPort()
@@ -99,7 +99,7 @@ final class PosternProcess {
             if !process.isRunning {
                 throw PosternProcessError.exited(process.terminationStatus, logs())
             }
-            Thread.sleep(forTimeInterval: 0.05)
+            try? await Task.sleep(for: .milliseconds(50))
         }
         stop()
         throw PosternProcessError.notListening(port, logs())
@@ -113,12 +113,13 @@ final class PosternProcess {
     }
 
     /// SIGTERM, then SIGKILL after 5 s.
+    /// Blocks briefly: it is called from `defer`, which cannot await.
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        if !ProcessRunner.waitForExit(process, seconds: 5) {
+        if !ProcessRunner.waitForExitBlocking(process, seconds: 5) {
             kill(process.processIdentifier, SIGKILL)
-            _ = ProcessRunner.waitForExit(process, seconds: 5)
+            _ = ProcessRunner.waitForExitBlocking(process, seconds: 5)
         }
     }
 }

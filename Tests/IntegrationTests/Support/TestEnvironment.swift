@@ -22,17 +22,26 @@ final class TestEnvironment {
     let values: [String: String]
 
     /// Starts the environment; `authArguments` go to deploy/postern-auth.py (e.g. `--mode 500`).
-    init(authArguments: String = "") throws {
+    /// `postfix` also starts a Postfix SMTP backend; `extraUsers` are lines added to
+    /// deploy/users.example for this environment.
+    init(authArguments: String = "", postfix: Bool = false, extraUsers: [String] = []) async throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("postern-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = Repository.scripts.appendingPathComponent("testenv.sh").path
-        let output = try ProcessRunner.run(
-            "/bin/bash", [script, "start", directory.path],
-            environment: ["AUTH_ARGS": authArguments], timeout: 60)
+        var environment = ["AUTH_ARGS": authArguments, "TESTENV_POSTFIX": postfix ? "1" : "0"]
+        if !extraUsers.isEmpty {
+            let example = Repository.root.appendingPathComponent("deploy/users.example")
+            let usersFile = directory.appendingPathComponent("users.input")
+            let text = try String(contentsOf: example, encoding: .utf8) + "\n" + extraUsers.joined(separator: "\n") + "\n"
+            try text.write(to: usersFile, atomically: true, encoding: .utf8)
+            environment["POSTERN_USERS"] = usersFile.path
+        }
+        let output = try await ProcessRunner.run(
+            "/bin/bash", [script, "start", directory.path], environment: environment, timeout: 60)
         guard output.status == 0 else {
             // Whatever a half-finished start left running is stopped by pid.
-            _ = try? ProcessRunner.run("/bin/bash", [script, "stop", directory.path], timeout: 30)
+            Self.stop(directory: directory)
             throw TestEnvironmentError.startFailed(output.stderr + output.stdout)
         }
         let text = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
@@ -93,26 +102,47 @@ final class TestEnvironment {
     }
 
     /// Stops one daemon of the environment by pid (SIGTERM, then SIGKILL after 5 s).
-    func stopDaemon(_ key: String) throws {
+    func stopDaemon(_ key: String) async throws {
         guard let pid = pid_t(try value(key)) else { throw TestEnvironmentError.missing(key) }
-        terminate(pid: pid, grace: 5)
+        await terminate(pid: pid, grace: 5)
     }
 
-    /// Stops everything and removes the directory.
+    /// Stops everything and removes the directory. It does not wait: `defer` cannot
+    /// await, and a blocked thread would hold up other tests. The stop script bounds
+    /// its own work (SIGTERM, then SIGKILL after 5 s) and runs on after we return.
     func stop() {
+        Self.stop(directory: directory)
+    }
+
+    static func stop(directory: URL) {
         let script = Repository.scripts.appendingPathComponent("testenv.sh").path
-        _ = try? ProcessRunner.run("/bin/bash", [script, "stop", directory.path], timeout: 30)
-        try? FileManager.default.removeItem(at: directory)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "bash \"$0\" stop \"$1\"; rm -rf \"$1\"", script, directory.path]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
     }
 }
 
 /// SIGTERM, wait up to `grace` seconds, then SIGKILL. Touches only this pid.
-func terminate(pid: pid_t, grace: Double) {
+func terminate(pid: pid_t, grace: Double) async {
     guard kill(pid, SIGTERM) == 0 else { return }
     let deadline = Date().addingTimeInterval(grace)
     while Date() < deadline {
-        if kill(pid, 0) != 0 { return }
-        Thread.sleep(forTimeInterval: 0.05)
+        if !isRunning(pid: pid) { return }
+        try? await Task.sleep(for: .milliseconds(50))
     }
     kill(pid, SIGKILL)
+}
+
+/// True while pid runs; a zombie counts as gone (pid 1 may reap our daemons late).
+func isRunning(pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")")
+    else { return false }
+    let state = stat[stat.index(after: close)...].split(separator: " ").first
+    return state != "Z"
 }
