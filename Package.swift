@@ -13,13 +13,15 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // GNU-only libc calls (accept4, splice, pipe2, ...) hidden by the Glibc module.
         .target(name: "CNetShims"),
+        // glibc's libresolv: DNS message building and parsing for the resolver.
+        .systemLibrary(name: "CResolv"),
 
         // Pure protocol code: no sockets, clocks or threads.
         .target(name: "Protocols"),
         // auth_http client and (later) the SQLite cache.
         .target(name: "AuthCache", dependencies: ["CCurl", "CSQLite"]),
         // Config, CLI, listeners, sessions, relay, TLS, logging.
-        .target(name: "Server", dependencies: ["Protocols", "AuthCache", "COpenSSL", "CNetShims"]),
+        .target(name: "Server", dependencies: ["Protocols", "AuthCache", "COpenSSL", "CNetShims", "CResolv"]),
         .executableTarget(name: "postern", dependencies: ["Server"]),
 
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols"]),

@@ -6,6 +6,7 @@ import Protocols
 let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
     .subtracting(["worker_connections", "proxy"])
     .union(["worker_processes", "events", "env", "load_module", "master_process"])
+    .union(["resolver", "resolver_timeout", "set_real_ip_from", "proxy_protocol", "listen proxy_protocol"])
     .union(["auth_cache", "auth_cache_ttl", "auth_cache_fail_ttl", "auth_cache_client_prefix",
             "auth_throttle_failures", "auth_throttle_window", "auth_throttle_ban", "auth_ledger_retention"])
     .union(["pop3_capabilities", "pop3_auth", "smtp_capabilities", "smtp_auth", "smtp_client_buffer",
@@ -40,6 +41,7 @@ enum ConfigPlanner {
         warnings += config.warnings.map { $0.description }
         var serverLogs: [(targets: [LogTarget], log: ErrorLog)] = []
         var listeners: [ListenerPlan] = []
+        var resolvers: [Int: DNSResolver] = [:]
         for spec in config.listeners {
             let server = config.servers[spec.serverIndex]
             guard let address = socketAddress(spec.address) else {
@@ -93,9 +95,13 @@ enum ConfigPlanner {
                                           maxErrors: server.maxErrors, starttls: .off),
                 smtpGreetingDelayMillis: millis(server.smtpGreetingDelay),
                 xclient: server.xclient, proxySMTPAuth: server.proxySMTPAuth)
+            var settingsWithPeers = settings
+            if let failure = applyPeerSettings(&settingsWithPeers, server: server, spec: spec, resolvers: &resolvers) {
+                return .failure(failure)
+            }
             var plan = ListenerPlan(address: address, backlog: Int32(clamping: spec.backlog), ipv6Only: spec.ipv6only,
                                     receiveBuffer: spec.rcvbuf, sendBuffer: spec.sndbuf,
-                                    keepAlive: keepAlive(spec.soKeepalive), settings: settings)
+                                    keepAlive: keepAlive(spec.soKeepalive), settings: settingsWithPeers)
             plan.log = log
             listeners.append(plan)
         }

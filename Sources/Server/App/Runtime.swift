@@ -121,8 +121,10 @@ public final class Runtime: Sendable {
         let connection = services.nextConnectionNumber()
         services.sessionStarted()
         let accepted = pool.submit { worker in
+            guard let peer = acceptPeer(socket, settings: settings, services: sessionServices, connection: connection,
+                                        serverAddress: serverAddress) else { return }
             runSession(client: socket, settings: settings, services: sessionServices, worker: worker,
-                       connection: connection, serverAddress: serverAddress)
+                       connection: connection, serverAddress: serverAddress, peer: peer)
         }
         if !accepted {
             services.log.log(.warn, "session pool is full, client refused",

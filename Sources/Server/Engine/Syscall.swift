@@ -254,3 +254,15 @@ func sysGetTid() -> Int { cnet_gettid() }
 
 let sockNonBlockFlag: Int32 = cnet_sock_nonblock()
 let sockCloExecFlag: Int32 = cnet_sock_cloexec()
+
+/// recv(2) with flags (MSG_PEEK for the PROXY protocol header: look at it
+/// before deciding how many bytes belong to it). EAGAIN is thrown as `.wouldBlock`.
+func sysRecv(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32) throws(Errno) -> Int {
+    while true {
+        let n = Glibc.recv(fd, buffer.baseAddress, buffer.count, flags)
+        if n >= 0 { return n }
+        let e = Errno.current
+        if e == .interrupted { continue }
+        throw e
+    }
+}

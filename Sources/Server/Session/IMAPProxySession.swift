@@ -12,9 +12,9 @@ struct IMAPProxySession {
     var session: IMAPSession
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String) {
+         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
         core = ProxySessionCore(client: client, settings: settings, services: services, worker: worker,
-                                connection: connection, serverAddress: serverAddress)
+                                connection: connection, serverAddress: serverAddress, peer: peer)
         var imap = settings.imap
         imap.salt = makeSessionSalt(serverName: settings.serverName)
         session = IMAPSession(settings: imap)

@@ -11,9 +11,9 @@ struct POP3ProxySession {
     var session: POP3Session
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String) {
+         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
         core = ProxySessionCore(client: client, settings: settings, services: services, worker: worker,
-                                connection: connection, serverAddress: serverAddress)
+                                connection: connection, serverAddress: serverAddress, peer: peer)
         var pop3 = settings.pop3
         pop3.salt = makeSessionSalt(serverName: settings.serverName)
         session = POP3Session(settings: pop3)

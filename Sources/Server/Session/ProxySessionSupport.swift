@@ -59,6 +59,8 @@ struct ProxySessionCore {
     let worker: SessionWorker
     var log: SessionLog
     let clientAddress: SocketAddress?
+    /// The client after any PROXY protocol header and `set_real_ip_from`.
+    let peer: ClientPeer
     /// nil with `auth_cache off`: then nothing below touches SQLite.
     var cacheGate: AuthCacheGate?
     /// What the auth service accepted, kept for the cache.
@@ -68,12 +70,13 @@ struct ProxySessionCore {
     var outcome = "closed"
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String) {
+         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
         self.client = client
+        self.peer = peer ?? .direct(client)
         self.settings = settings
         self.services = services
         self.worker = worker
-        self.clientAddress = client.peerAddress
+        self.clientAddress = self.peer.address
         log = SessionLog(log: services.log, context: LogContext(
             connection: connection, client: clientAddress?.hostText ?? "unknown", server: serverAddress,
             action: "in auth state"))
@@ -87,7 +90,10 @@ struct ProxySessionCore {
     var clientIP: String { clientAddress?.hostText ?? "" }
 
     func logConnected() {
-        log.info("client \(clientAddress?.description ?? "unknown") connected to \(log.context.server ?? "")")
+        // With a `resolver`, the confirmed client name goes into this line
+        // (SMTP also sends it as Client-Host and XCLIENT NAME).
+        let name = settings.resolver.map { _ in " (\(settings.clientName(for: peer).text))" } ?? ""
+        log.info("client \(clientAddress?.description ?? "unknown")\(name) connected to \(log.context.server ?? "")")
     }
 
     // MARK: - Pre-login loop
@@ -158,7 +164,10 @@ struct ProxySessionCore {
                 return .finished
             case .authenticate(let credentials):
                 if credentials.method != .none { log.set(login: printable(credentials.user)) }
-                let (verdict, accepted) = authenticate(request(credentials, session), credentials: credentials)
+                var authRequest = request(credentials, session)
+                // Proxy-Protocol-Addr/-Port/-Server-Addr/-Server-Port, as nginx sends them.
+                authRequest.proxyProtocol = peer.authProxyProtocol
+                let (verdict, accepted) = authenticate(authRequest, credentials: credentials)
                 actions.append(contentsOf: session.finishAuth(verdict))
                 if let accepted, session.isAuthenticated {
                     // Replies queued with the answer go out before the backend is tried.
@@ -299,6 +308,18 @@ struct ProxySessionCore {
         }
         try? backend.setNoDelay()
         try? client.setNoDelay()
+        if let header = peer.backendHeader(version: settings.backendProxyProtocol) {
+            log.set(action: "sending PROXY protocol header to upstream")
+            do {
+                try backend.writeAll(header, deadline: .after(millis: settings.timeoutMillis))
+            } catch {
+                log.error("upstream write failed", error: error)
+                backend.close()
+                _ = send(settings.mailProtocol.internalServerErrorReply)
+                close(reason: "upstream write failed", level: .info)
+                return nil
+            }
+        }
 
         log.set(action: "reading response from upstream")
         while true {

@@ -29,6 +29,14 @@ public struct ProxySettings: Sendable {
     public var xclient: Bool
     /// `proxy_smtp_auth`: log in to the SMTP backend with AUTH PLAIN.
     public var proxySMTPAuth: Bool
+    /// `listen ... proxy_protocol`: a PROXY header precedes the client's bytes.
+    public var acceptProxyProtocol = false
+    /// `set_real_ip_from`: whose PROXY header may replace the client address.
+    public var realIPTrust = RealIPTrust(networks: [])
+    /// `proxy_protocol on|v2`: the header sent to the backend first.
+    public var backendProxyProtocol = ProxyProtocolVersion.off
+    /// `resolver`: nil when unset or `off`.
+    public var resolver: DNSResolver?
 
     public init(mailProtocol: MailProtocol, serverName: String, timeoutMillis: Int, authURL: AuthCache.AuthHTTPURL,
                 authTimeoutMillis: Int, authHeaders: [AuthHTTPExtraHeader], passErrorMessage: Bool,

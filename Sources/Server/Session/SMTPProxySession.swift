@@ -11,9 +11,9 @@ struct SMTPProxySession {
     var session: SMTPSession
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String) {
+         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
         core = ProxySessionCore(client: client, settings: settings, services: services, worker: worker,
-                                connection: connection, serverAddress: serverAddress)
+                                connection: connection, serverAddress: serverAddress, peer: peer)
         var smtp = settings.smtp
         smtp.serverName = settings.serverName
         smtp.salt = makeSessionSalt(serverName: settings.serverName)
