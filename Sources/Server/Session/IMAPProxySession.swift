@@ -43,6 +43,7 @@ struct IMAPProxySession {
             method: credentials.method.authHTTPName, user: credentials.user, password: credentials.password,
             salt: credentials.salt, protocolName: settings.mailProtocol.rawValue,
             loginAttempt: session.loginAttempt, clientIP: clientIP,
-            clientHost: AuthRequest.hostUnavailable, extraHeaders: settings.authHeaders)
+            // nginx sends Client-Host for SMTP only.
+            clientHost: nil, extraHeaders: settings.authHeaders)
     }
 }

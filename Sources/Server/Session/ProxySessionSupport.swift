@@ -89,11 +89,15 @@ struct ProxySessionCore {
     var protocolName: String { settings.mailProtocol.rawValue }
     var clientIP: String { clientAddress?.hostText ?? "" }
 
-    func logConnected() {
-        // With a `resolver`, the confirmed client name goes into this line
-        // (SMTP also sends it as Client-Host and XCLIENT NAME).
-        let name = settings.resolver.map { _ in " (\(settings.clientName(for: peer).text))" } ?? ""
+    /// Logs the connection; with a `resolver`, the confirmed client name goes
+    /// into this line. Returns that name (looked up once per session: a failed
+    /// lookup is not cached, so asking again would wait out the timeout again).
+    @discardableResult
+    func logConnected() -> ClientName {
+        let clientName = settings.clientName(for: peer)
+        let name = settings.resolver.map { _ in " (\(clientName.text))" } ?? ""
         log.info("client \(clientAddress?.description ?? "unknown")\(name) connected to \(log.context.server ?? "")")
+        return clientName
     }
 
     // MARK: - Pre-login loop

@@ -23,20 +23,17 @@ struct SMTPProxySession {
 
     /// nginx's Client-Host and XCLIENT NAME: no `resolver` is built, so
     /// "[UNAVAILABLE]" ("[TEMPUNAVAIL]" for a unix-socket client).
-    var clientHostname: [UInt8] {
-        var unixSocket = false
-        if case .unix = core.clientAddress { unixSocket = true }
-        return SMTPClientHost.withoutLookup(unixSocket: unixSocket)
-    }
-
     /// The whole pre-login life of the session. Returns once the client is
     /// closed or the pair belongs to the relay.
     mutating func run() {
-        core.logConnected()
+        // nginx: Client-Host and XCLIENT NAME carry the confirmed name, or
+        // [UNAVAILABLE] / [TEMPUNAVAIL] (also without a resolver).
+        let clientName = core.logConnected()
+        let clientHostname = Array(clientName.text.utf8)
         guard let initial = greet() else { return }
         let settings = core.settings
         let clientIP = core.clientIP
-        let hostname = String(decoding: clientHostname, as: UTF8.self)
+        let hostname = clientName.text
         guard let (credentials, auth) = core.runUntilLogin(&session, initial: initial, request: { credentials, session in
             Self.authRequest(credentials, session: session, settings: settings, clientIP: clientIP,
                              clientHost: hostname)
