@@ -208,13 +208,10 @@ public struct SMTPSession: Sendable {
                     actions += invalidLine()
                 }
             case .saslExchange:
-                guard let lf = input.firstIndex(of: 0x0A) else {
+                guard let line = input.takeLine() else {
                     if input.count >= settings.clientBufferSize { actions += closeForTooLong() }
                     return actions
                 }
-                var line = Array(input[..<lf])
-                if line.last == 0x0D { line.removeLast() }
-                input.removeFirst(lf + 1)
                 actions += saslResponse(line)
             case .greeting, .authenticating, .tlsHandshake, .authenticated, .closed:
                 return actions
