@@ -67,46 +67,71 @@ final class PosternProcess {
          mailExtra: String = "", serverExtra: String = "") async throws {
         directory = environment.directory.appendingPathComponent("postern")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = freeLoopbackPort()
         errorLog = directory.appendingPathComponent("error.log")
-        let config = PosternConfig.text(
-            directory: directory.path, authPort: try environment.authPort, listenPort: port,
-            protocol: name, mailExtra: mailExtra, serverExtra: serverExtra,
-            nginxOracle: PosternBinary.isNginxOracle)
-        let configURL = directory.appendingPathComponent("postern.conf")
-        try config.write(to: configURL, atomically: true, encoding: .utf8)
-
         let binary = PosternBinary.path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw PosternProcessError.noBinary(binary)
         }
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        var arguments = ["-p", directory.path, "-c", configURL.path]
-        if PosternBinary.isNginxOracle { arguments += ["-e", errorLog.path] }
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        let out = directory.appendingPathComponent("stdout.log")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try? handle.close()
+        // A free port can be taken by another test between choosing and binding
+        // it; then something else answers on it. Ready means the pid file exists
+        // (written after every listener is up) while the port accepts; a start
+        // that fails to bind is retried on a fresh port.
+        let pidFile = directory.appendingPathComponent("postern.pid")
+        var lastError: Error = PosternProcessError.noBinary(binary)
+        for _ in 0..<3 {
+            let candidate = freeLoopbackPort()
+            try? FileManager.default.removeItem(at: pidFile)
+            let config = PosternConfig.text(
+                directory: directory.path, authPort: try environment.authPort, listenPort: candidate,
+                protocol: name, mailExtra: mailExtra, serverExtra: serverExtra,
+                nginxOracle: PosternBinary.isNginxOracle)
+            let configURL = directory.appendingPathComponent("postern.conf")
+            try config.write(to: configURL, atomically: true, encoding: .utf8)
 
-        for _ in 0..<200 {
-            if loopbackPortAccepts(port) { return }
-            if !process.isRunning {
-                throw PosternProcessError.exited(process.terminationStatus, logs())
+            let started = Process()
+            started.executableURL = URL(fileURLWithPath: binary)
+            var arguments = ["-p", directory.path, "-c", configURL.path]
+            if PosternBinary.isNginxOracle { arguments += ["-e", errorLog.path] }
+            started.arguments = arguments
+            started.standardInput = FileHandle.nullDevice
+            let out = directory.appendingPathComponent("stdout.log")
+            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: out)
+            started.standardOutput = handle
+            started.standardError = handle
+            try started.run()
+            try? handle.close()
+
+            var ready = false
+            for _ in 0..<200 {
+                if !started.isRunning { break }
+                if FileManager.default.fileExists(atPath: pidFile.path) && loopbackPortAccepts(candidate) {
+                    ready = true
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(50))
             }
-            try? await Task.sleep(for: .milliseconds(50))
+            if ready {
+                port = candidate
+                process = started
+                return
+            }
+            if started.isRunning {
+                started.terminate()
+                _ = await ProcessRunner.waitForExit(started, seconds: 5)
+                lastError = PosternProcessError.notListening(candidate, Self.logs(directory: directory, errorLog: errorLog))
+                break
+            }
+            lastError = PosternProcessError.exited(started.terminationStatus,
+                                                   Self.logs(directory: directory, errorLog: errorLog))
         }
-        stop()
-        throw PosternProcessError.notListening(port, logs())
+        throw lastError
     }
 
     /// The error log and stdout/stderr, for failure messages.
-    func logs() -> String {
+    func logs() -> String { Self.logs(directory: directory, errorLog: errorLog) }
+
+    static func logs(directory: URL, errorLog: URL) -> String {
         let log = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
         let out = (try? String(contentsOf: directory.appendingPathComponent("stdout.log"), encoding: .utf8)) ?? ""
         return "--- error.log\n\(log)--- stdout/stderr\n\(out)"
