@@ -127,10 +127,12 @@ final class RelayPair {
     private func events(for endpoint: any RelayEndpoint, reading: RelayDirection, writing: RelayDirection) -> Int16 {
         var e: Int16 = 0
         let wantsRead = !reading.sourceEnded && reading.hasRoom(capacity: reading.pipe != nil ? pipeSize : options.bufferSize)
-        if wantsRead { e |= Int16(POLLIN) }
-        if writing.pending > 0 { e |= Int16(POLLOUT) }
-        if wantsRead && endpoint.needsPollOutToRead { e |= Int16(POLLOUT) }
-        if writing.pending > 0 && endpoint.needsPollInToWrite { e |= Int16(POLLIN) }
+        // A TLS read that must first write (SSL_ERROR_WANT_WRITE) waits for POLLOUT
+        // only, and a write that must first read (SSL_ERROR_WANT_READ) for POLLIN
+        // only: the socket is usually writable (or readable) all along, and asking
+        // for the other event too would wake the loop on every round for nothing.
+        if wantsRead { e |= endpoint.needsPollOutToRead ? Int16(POLLOUT) : Int16(POLLIN) }
+        if writing.pending > 0 { e |= endpoint.needsPollInToWrite ? Int16(POLLIN) : Int16(POLLOUT) }
         return e
     }
 
@@ -144,14 +146,12 @@ final class RelayPair {
 
     /// Moves bytes both ways after poll; sets `closeReason` when the pair is done.
     func service(clientEvents: Int16, backendEvents: Int16, pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
-        let readable = Int16(POLLIN | POLLHUP | POLLERR)
-        let writable = Int16(POLLOUT | POLLHUP | POLLERR)
         pump(&toBackend, from: client, fromSide: .client, to: backend, toSide: .backend,
-             sourceReady: clientEvents & readable != 0, destinationReady: backendEvents & writable != 0,
+             sourceReady: Self.readReady(client, clientEvents), destinationReady: Self.writeReady(backend, backendEvents),
              pool: pool, counters: counters, now: now)
         if closeReason != nil { return }
         pump(&toClient, from: backend, fromSide: .backend, to: client, toSide: .client,
-             sourceReady: backendEvents & readable != 0, destinationReady: clientEvents & writable != 0,
+             sourceReady: Self.readReady(backend, backendEvents), destinationReady: Self.writeReady(client, clientEvents),
              pool: pool, counters: counters, now: now)
         if closeReason != nil { return }
 
@@ -162,6 +162,20 @@ final class RelayPair {
             let direction = first == .client ? toBackend : toClient
             if direction.pending == 0 { closeReason = .closedBy(first) }
         }
+    }
+
+    /// Whether poll's answer lets `endpoint` be read: POLLIN, or POLLOUT for a
+    /// TLS endpoint whose read waits to write (see `pollEvents`).
+    static func readReady(_ endpoint: any RelayEndpoint, _ events: Int16) -> Bool {
+        if events & Int16(POLLIN | POLLHUP | POLLERR) != 0 { return true }
+        return endpoint.needsPollOutToRead && events & Int16(POLLOUT) != 0
+    }
+
+    /// Whether poll's answer lets `endpoint` be written: POLLOUT, or POLLIN for
+    /// a TLS endpoint whose write waits to read.
+    static func writeReady(_ endpoint: any RelayEndpoint, _ events: Int16) -> Bool {
+        if events & Int16(POLLOUT | POLLHUP | POLLERR) != 0 { return true }
+        return endpoint.needsPollInToWrite && events & Int16(POLLIN) != 0
     }
 
     /// Bounded rounds per wake-up so one busy pair cannot starve the others.
