@@ -11,6 +11,12 @@ let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirecti
             "auth_throttle_failures", "auth_throttle_window", "auth_throttle_ban", "auth_ledger_retention"])
     .union(["pop3_capabilities", "pop3_auth", "smtp_capabilities", "smtp_auth", "smtp_client_buffer",
             "smtp_greeting_delay", "xclient", "proxy_smtp_auth"])
+    .union(["listen ssl", "starttls", "auth_http_pass_client_cert",
+            "ssl_certificate", "ssl_certificate_key", "ssl_password_file", "ssl_certificate_compression",
+            "ssl_dhparam", "ssl_ecdh_curve", "ssl_protocols", "ssl_ciphers", "ssl_prefer_server_ciphers",
+            "ssl_session_cache", "ssl_session_tickets", "ssl_session_ticket_key", "ssl_session_timeout",
+            "ssl_verify_client", "ssl_verify_depth", "ssl_client_certificate", "ssl_trusted_certificate",
+            "ssl_crl", "ssl_conf_command"])
 
 /// Turns a checked configuration into what the runtime opens and serves.
 /// Opens server-level error logs, so it can fail like start-up does.
@@ -42,15 +48,17 @@ enum ConfigPlanner {
         var serverLogs: [(targets: [LogTarget], log: ErrorLog)] = []
         var listeners: [ListenerPlan] = []
         var resolvers: [Int: DNSResolver] = [:]
-        for spec in config.listeners {
+        var tls = TLSPlanner()
+        let groups: [[ListenerSpec]]
+        switch sharedListenGroups(config) {
+        case .success(let g): groups = g
+        case .failure(let failure): return .failure(failure)
+        }
+        for group in groups {
+            let spec = group[0]
             let server = config.servers[spec.serverIndex]
             guard let address = socketAddress(spec.address) else {
                 return .failure(Failure(description: "invalid listen address \(spec.address) in \(spec.location)"))
-            }
-            let authURL: AuthCache.AuthHTTPURL
-            switch AuthCache.AuthHTTPURL.parse(authURLText(server.authHTTP)) {
-            case .success(let url): authURL = url
-            case .failure(let error): return .failure(Failure(description: "\(error)"))
             }
             var log: ErrorLog? = nil
             let (targets, ignored) = logTargets(server.errorLogs)
@@ -69,39 +77,20 @@ enum ConfigPlanner {
                     }
                 }
             }
-            let settings = ProxySettings(
-                mailProtocol: server.protocolName, serverName: server.serverName,
-                timeoutMillis: millis(server.timeout), authURL: authURL,
-                authTimeoutMillis: millis(server.authHTTPTimeout),
-                authHeaders: server.authHTTPHeaders.map { AuthHTTPExtraHeader(name: $0.name, value: $0.value) },
-                passErrorMessage: server.proxyPassErrorMessage,
-                // splice(2) through 64 KiB pipes for plaintext pairs (bench/RESULTS.md: about half
-                // nginx's CPU per GB). A pair with a TLS side has no splice descriptor and copies
-                // through buffers of proxy_buffer.
-                relay: RelayOptions(bufferSize: server.proxyBuffer, idleTimeoutMillis: millis(server.proxyTimeout),
-                                    propagateHalfClose: true, useSplice: true,
-                                    splicePipeSize: max(server.proxyBuffer, 64 * 1024)),
-                imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
-                                          clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
-                                          starttls: .off),
-                authCache: authCacheSettings(server),
-                // nginx reads POP3 commands into 128 bytes, too short for AUTH PLAIN
-                // with a long password; Postern's limit is max_line_length.
-                pop3: POP3SessionSettings(capabilities: server.pop3Capabilities, authMethods: server.pop3Auth,
-                                          clientBufferSize: server.maxLineLength, maxErrors: server.maxErrors,
-                                          starttls: .off),
-                smtp: SMTPSessionSettings(serverName: server.serverName, capabilities: server.smtpCapabilities,
-                                          authMethods: server.smtpAuth, clientBufferSize: server.smtpClientBuffer,
-                                          maxErrors: server.maxErrors, starttls: .off),
-                smtpGreetingDelayMillis: millis(server.smtpGreetingDelay),
-                xclient: server.xclient, proxySMTPAuth: server.proxySMTPAuth)
-            var settingsWithPeers = settings
-            if let failure = applyPeerSettings(&settingsWithPeers, server: server, spec: spec, resolvers: &resolvers) {
-                return .failure(failure)
+            var perServer: [ProxySettings] = []
+            for member in group {
+                switch serverSettings(config.servers[member.serverIndex], spec: member, resolvers: &resolvers) {
+                case .success(let made): perServer.append(made)
+                case .failure(let failure): return .failure(failure)
+                }
+            }
+            switch tls.apply(to: &perServer, group: group, config: config) {
+            case .success: break
+            case .failure(let failure): return .failure(failure)
             }
             var plan = ListenerPlan(address: address, backlog: Int32(clamping: spec.backlog), ipv6Only: spec.ipv6only,
                                     receiveBuffer: spec.rcvbuf, sendBuffer: spec.sndbuf,
-                                    keepAlive: keepAlive(spec.soKeepalive), settings: settingsWithPeers)
+                                    keepAlive: keepAlive(spec.soKeepalive), settings: perServer[0])
             plan.log = log
             listeners.append(plan)
         }
@@ -111,6 +100,49 @@ enum ConfigPlanner {
             sessionThreads: mail.sessionPoolThreads, sessionQueue: mail.sessionPoolQueue,
             relayThreads: mail.relayThreads, shutdownTimeoutMillis: config.main.workerShutdownTimeout.map(millis),
             startupWarnings: warnings, serverLogs: serverLogs.map(\.log)))
+    }
+
+    /// One server block's settings as a listener of `spec` serves them.
+    static func serverSettings(_ server: ServerSettings, spec: ListenerSpec,
+                               resolvers: inout [Int: DNSResolver]) -> Result<ProxySettings, Failure> {
+        let authURL: AuthCache.AuthHTTPURL
+        switch AuthCache.AuthHTTPURL.parse(authURLText(server.authHTTP)) {
+        case .success(let url): authURL = url
+        case .failure(let error): return .failure(Failure(description: "\(error)"))
+        }
+        // `listen ... ssl`: the sessions know TLS is up from the start (no STARTTLS
+        // offered, `starttls only` satisfied).
+        let tlsActive = spec.ssl
+        var settings = ProxySettings(
+            mailProtocol: server.protocolName, serverName: server.serverName,
+            timeoutMillis: millis(server.timeout), authURL: authURL,
+            authTimeoutMillis: millis(server.authHTTPTimeout),
+            authHeaders: server.authHTTPHeaders.map { AuthHTTPExtraHeader(name: $0.name, value: $0.value) },
+            passErrorMessage: server.proxyPassErrorMessage,
+            // splice(2) through 64 KiB pipes for plaintext pairs (bench/RESULTS.md: about half
+            // nginx's CPU per GB). A pair with a TLS side has no splice descriptor and copies
+            // through buffers of proxy_buffer.
+            relay: RelayOptions(bufferSize: server.proxyBuffer, idleTimeoutMillis: millis(server.proxyTimeout),
+                                propagateHalfClose: true, useSplice: true,
+                                splicePipeSize: max(server.proxyBuffer, 64 * 1024)),
+            imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
+                                      clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
+                                      starttls: startTLSMode(server.starttls), tlsActive: tlsActive),
+            authCache: authCacheSettings(server),
+            // nginx reads POP3 commands into 128 bytes, too short for AUTH PLAIN
+            // with a long password; Postern's limit is max_line_length.
+            pop3: POP3SessionSettings(capabilities: server.pop3Capabilities, authMethods: server.pop3Auth,
+                                      clientBufferSize: server.maxLineLength, maxErrors: server.maxErrors,
+                                      starttls: startTLSMode(server.starttls), tlsActive: tlsActive),
+            smtp: SMTPSessionSettings(serverName: server.serverName, capabilities: server.smtpCapabilities,
+                                      authMethods: server.smtpAuth, clientBufferSize: server.smtpClientBuffer,
+                                      maxErrors: server.maxErrors, starttls: startTLSMode(server.starttls), tlsActive: tlsActive),
+            smtpGreetingDelayMillis: millis(server.smtpGreetingDelay),
+            xclient: server.xclient, proxySMTPAuth: server.proxySMTPAuth)
+        if let failure = applyPeerSettings(&settings, server: server, spec: spec, resolvers: &resolvers) {
+            return .failure(failure)
+        }
+        return .success(settings)
     }
 
     static func millis(_ value: Milliseconds) -> Int { Int(clamping: value) }

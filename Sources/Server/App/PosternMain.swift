@@ -58,6 +58,12 @@ public enum PosternMain {
             return 1
         case .success(let config):
             for warning in config.warnings where !options.quiet { printError("postern: [warn] \(warning)") }
+            // nginx loads certificates and keys while testing, so a bad one fails `-t`.
+            if let failure = ConfigPlanner.checkTLS(config) {
+                printError("postern: [emerg] \(failure)")
+                printError("postern: configuration file \(configFile) test failed")
+                return 1
+            }
             if !options.quiet {
                 printError("postern: the configuration file \(configFile) syntax is ok")
                 printError("postern: configuration file \(configFile) test is successful")

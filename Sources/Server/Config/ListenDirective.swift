@@ -45,8 +45,14 @@ extension ConfigInterpreter {
         for address in addresses {
             var one = spec
             one.address = address
+            // Beyond nginx: server blocks may share an address when every one
+            // of them listens on it with `ssl`; SNI then picks the block (the
+            // planner checks that their server_names differ).
+            let others = servers.indices.filter { $0 != server }
+            let sharedBySSL = spec.ssl && !servers[server].listens.contains { $0.address == address }
+                && others.allSatisfy { servers[$0].listens.allSatisfy { $0.address != address || $0.ssl } }
             let taken = servers.contains { $0.listens.contains { $0.address == address } }
-            if taken {
+            if taken && !sharedBySSL {
                 return fail("duplicate \"\(address)\" address and port pair", node)
             }
             servers[server].listens.append(one)

@@ -37,6 +37,21 @@ public struct ProxySettings: Sendable {
     public var backendProxyProtocol = ProxyProtocolVersion.off
     /// `resolver`: nil when unset or `off`.
     public var resolver: DNSResolver?
+    /// TLS toward the client (`listen ... ssl` or `starttls on|only`); nil without.
+    public var clientTLS: ClientTLSSettings?
+    /// `proxy_ssl on`: TLS toward the backend; nil without.
+    public var backendTLS: BackendTLSSettings?
+    /// The other server blocks on this `listen ... ssl` address, by their
+    /// `server_name`: the name the client asks for in SNI picks the block
+    /// (its certificate and, once the handshake is done, its settings).
+    public var sniServers: [(name: String, settings: ProxySettings)] = []
+
+    /// The settings of the server block SNI selected (`selectedName` of the
+    /// handshake), or these for the default block.
+    public func selected(byServerName name: String?) -> ProxySettings {
+        guard let name, let found = sniServers.first(where: { $0.name == name }) else { return self }
+        return found.settings
+    }
 
     public init(mailProtocol: MailProtocol, serverName: String, timeoutMillis: Int, authURL: AuthCache.AuthHTTPURL,
                 authTimeoutMillis: Int, authHeaders: [AuthHTTPExtraHeader], passErrorMessage: Bool,
@@ -59,5 +74,41 @@ public struct ProxySettings: Sendable {
         self.smtpGreetingDelayMillis = smtpGreetingDelayMillis
         self.xclient = xclient
         self.proxySMTPAuth = proxySMTPAuth
+    }
+}
+
+/// TLS toward the client, as one server block asks for it.
+public struct ClientTLSSettings: Sendable {
+    /// `listen ... ssl`: the handshake comes before the greeting.
+    public var implicit: Bool
+    /// The default certificate and those SNI may choose.
+    public var contexts: TLSServerContextSet
+    /// `ssl_verify_client`: whether and how a client certificate is required.
+    public var verifyClient: SSLVerifyClient
+    /// `auth_http_pass_client_cert`: send the certificate (Auth-SSL-Cert).
+    public var passClientCertificate: Bool
+
+    public init(implicit: Bool, contexts: TLSServerContextSet, verifyClient: SSLVerifyClient = .off,
+                passClientCertificate: Bool = false) {
+        self.implicit = implicit
+        self.contexts = contexts
+        self.verifyClient = verifyClient
+        self.passClientCertificate = passClientCertificate
+    }
+}
+
+/// TLS toward the backend (`proxy_ssl on`).
+public struct BackendTLSSettings: Sendable {
+    public var context: TLSClientContext
+    /// `proxy_ssl_name`: the name verified (and sent in SNI); nil: the
+    /// upstream host as the auth service named it.
+    public var name: String?
+    /// `proxy_ssl_server_name`: send SNI.
+    public var sendServerName: Bool
+
+    public init(context: TLSClientContext, name: String? = nil, sendServerName: Bool = false) {
+        self.context = context
+        self.name = name
+        self.sendServerName = sendServerName
     }
 }
