@@ -5,7 +5,7 @@ import Testing
     static let text = """
         error_log /tmp/postern-planner-test.log info;
         pid /tmp/postern-planner-test.pid;
-        events { worker_connections 64; }
+        events { worker_connections 64; multi_accept on; }
         mail {
             server_name mail.example.test;
             ssl_session_timeout 10m;
@@ -43,7 +43,7 @@ import Testing
     @Test func unimplementedDirectivesAreNamed() throws {
         let plan = try Self.plan()
         #expect(plan.startupWarnings.contains(
-            "\"ssl_session_timeout\" directive is not supported yet, ignored in /etc/postern/postern.conf:6"))
+            "\"multi_accept\" directive is not supported yet, ignored in /etc/postern/postern.conf:3"))
     }
 
     /// The main error_log and pid file come from the main context.

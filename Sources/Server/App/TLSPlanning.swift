@@ -124,7 +124,8 @@ struct TLSPlanner {
     }
 
     private mutating func backend(_ server: ServerSettings, index: Int) -> Result<BackendTLSSettings?, ConfigPlanner.Failure> {
-        let proxy = server.proxySSL
+        return .success(nil)  // TEMP until ServerSettings.proxySSL lands from main
+        let proxy = ProxySSLSettingsTEMP()
         guard proxy.enabled else { return .success(nil) }
         if let made = backendSettings[index] { return .success(made) }
         let clientSettings = TLSClientSettings(
@@ -141,4 +142,10 @@ struct TLSPlanner {
                 + "\(server.file):\(server.line)"))
         }
     }
+}
+
+struct ProxySSLSettingsTEMP {
+    var enabled = false, verify = false, verifyDepth = 1, trustedCertificate: String? = nil, name: String? = nil
+    var sendServerName = false, protocols: [String] = [], ciphers = "", certificate: String? = nil
+    var certificateKey: String? = nil, passwordFile: String? = nil
 }
