@@ -130,8 +130,11 @@ public final class Runtime: Sendable {
             services.log.log(.warn, "session pool is full, client refused",
                              context: LogContext(connection: connection, client: socket.peerAddress?.hostText,
                                                  server: serverAddress))
-            // Best effort: the socket is non-blocking and the reply is tiny.
-            _ = settings.mailProtocol.serverBusyReply.withUnsafeBytes { try? socket.write($0) }
+            // Best effort: the socket is non-blocking and the reply is tiny. A
+            // `listen ... ssl` client expects a handshake, not plaintext: it is just closed.
+            if settings.clientTLS?.implicit != true {
+                _ = settings.mailProtocol.serverBusyReply.withUnsafeBytes { try? socket.write($0) }
+            }
             socket.close()
             services.sessionEnded()
         }

@@ -11,10 +11,10 @@ struct IMAPProxySession {
     var core: ProxySessionCore
     var session: IMAPSession
 
-    init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
-        core = ProxySessionCore(client: client, settings: settings, services: services, worker: worker,
-                                connection: connection, serverAddress: serverAddress, peer: peer)
+    /// `core` has logged the connection and done any implicit TLS handshake.
+    init(core: ProxySessionCore) {
+        self.core = core
+        let settings = core.settings
         var imap = settings.imap
         imap.salt = makeSessionSalt(serverName: settings.serverName)
         session = IMAPSession(settings: imap)
@@ -23,7 +23,6 @@ struct IMAPProxySession {
     /// The whole pre-login life of the session. Returns once the client is
     /// closed or the pair belongs to the relay.
     mutating func run() {
-        core.logConnected()
         let settings = core.settings
         let clientIP = core.clientIP
         let initial = session.start()

@@ -10,10 +10,10 @@ struct POP3ProxySession {
     var core: ProxySessionCore
     var session: POP3Session
 
-    init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
-        core = ProxySessionCore(client: client, settings: settings, services: services, worker: worker,
-                                connection: connection, serverAddress: serverAddress, peer: peer)
+    /// `core` has logged the connection and done any implicit TLS handshake.
+    init(core: ProxySessionCore) {
+        self.core = core
+        let settings = core.settings
         var pop3 = settings.pop3
         pop3.salt = makeSessionSalt(serverName: settings.serverName)
         session = POP3Session(settings: pop3)
@@ -22,7 +22,6 @@ struct POP3ProxySession {
     /// The whole pre-login life of the session. Returns once the client is
     /// closed or the pair belongs to the relay.
     mutating func run() {
-        core.logConnected()
         let settings = core.settings
         let clientIP = core.clientIP
         let initial = session.start()

@@ -13,6 +13,8 @@ protocol ProxiedSessionMachine {
     var isAuthenticated: Bool { get }
     mutating func takeBufferedInput() -> [UInt8]
     mutating func finishAuth(_ verdict: AuthVerdict) -> [SessionAction]
+    /// After the STARTTLS handshake: forget everything learned before it.
+    mutating func tlsEstablished() -> [SessionAction]
 }
 
 /// The auth service's answer as a session needs it.
@@ -53,8 +55,9 @@ extension SMTPSession: ProxiedSessionMachine {
 /// relay with the "session finished" line. Every wait is bounded by
 /// `timeout` (nginx's pre-login timeout).
 struct ProxySessionCore {
-    let client: Socket
-    let settings: ProxySettings
+    let client: SessionConnection
+    /// The listener's server block, or the one SNI chose (`adopt`).
+    private(set) var settings: ProxySettings
     let services: SessionServices
     let worker: SessionWorker
     var log: SessionLog
@@ -68,10 +71,14 @@ struct ProxySessionCore {
     let startedAt = ledgerTimestamp()
     /// The ledger's outcome if the session ends before the relay.
     var outcome = "closed"
+    /// The confirmed client name, looked up once by `logConnected`.
+    private(set) var clientName: ClientName?
+    /// The client's TLS protocol ("TLSv1.3") once a handshake succeeded, for the ledger.
+    var tlsVersion: String?
 
     init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
          connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
-        self.client = client
+        self.client = SessionConnection(client)
         self.peer = peer ?? .direct(client)
         self.settings = settings
         self.services = services
@@ -80,10 +87,21 @@ struct ProxySessionCore {
         log = SessionLog(log: services.log, context: LogContext(
             connection: connection, client: clientAddress?.hostText ?? "unknown", server: serverAddress,
             action: "in auth state"))
-        if let cache = settings.authCache, let address = clientAddress, address.port != nil {
-            cacheGate = AuthCacheGate(store: worker.authCache(cache, log: services.log),
-                                      protocolName: settings.mailProtocol.rawValue, clientIP: address.hostText)
-        }
+        cacheGate = Self.makeCacheGate(settings, worker: worker, services: services, clientAddress: clientAddress)
+    }
+
+    private static func makeCacheGate(_ settings: ProxySettings, worker: SessionWorker, services: SessionServices,
+                                      clientAddress: SocketAddress?) -> AuthCacheGate? {
+        guard let cache = settings.authCache, let address = clientAddress, address.port != nil else { return nil }
+        return AuthCacheGate(store: worker.authCache(cache, log: services.log),
+                             protocolName: settings.mailProtocol.rawValue, clientIP: address.hostText)
+    }
+
+    /// Serves the session with the server block SNI chose on a shared
+    /// `listen ... ssl` address (its timeouts, auth service, cache, ...).
+    mutating func adopt(_ selected: ProxySettings) {
+        settings = selected
+        cacheGate = Self.makeCacheGate(selected, worker: worker, services: services, clientAddress: clientAddress)
     }
 
     var protocolName: String { settings.mailProtocol.rawValue }
@@ -93,8 +111,9 @@ struct ProxySessionCore {
     /// into this line. Returns that name (looked up once per session: a failed
     /// lookup is not cached, so asking again would wait out the timeout again).
     @discardableResult
-    func logConnected() -> ClientName {
+    mutating func logConnected() -> ClientName {
         let clientName = settings.clientName(for: peer)
+        self.clientName = clientName
         let name = settings.resolver.map { _ in " (\(clientName.text))" } ?? ""
         log.info("client \(clientAddress?.description ?? "unknown")\(name) connected to \(log.context.server ?? "")")
         return clientName
@@ -124,7 +143,7 @@ struct ProxySessionCore {
                 result = try client.readSome(max: max(session.inputSpace, 1),
                                              deadline: .after(millis: settings.timeoutMillis))
             } catch {
-                close(reason: "client read failed", level: .info, error: error)
+                close(reason: "client read failed", level: .info, ioError: error)
                 return nil
             }
             switch result {
@@ -161,14 +180,13 @@ struct ProxySessionCore {
                 close(reason: describe(reason), level: .info)
                 return .finished
             case .startTLS:
-                // TLS is not built yet; STARTTLS/STLS is never offered, so this is a bug.
-                log.error("STARTTLS requested but TLS is not available")
-                _ = send(settings.mailProtocol.internalServerErrorReply)
-                close(reason: "internal error", level: .info)
-                return .finished
+                // The session answered STARTTLS/STLS and drops what followed it.
+                guard startTLS() else { return .finished }
+                actions.append(contentsOf: session.tlsEstablished())
             case .authenticate(let credentials):
                 if credentials.method != .none { log.set(login: printable(credentials.user)) }
                 var authRequest = request(credentials, session)
+                authRequest.ssl = authSSLInfo
                 // Proxy-Protocol-Addr/-Port/-Server-Addr/-Server-Port, as nginx sends them.
                 authRequest.proxyProtocol = peer.authProxyProtocol
                 let (verdict, accepted) = authenticate(authRequest, credentials: credentials)
@@ -297,33 +315,35 @@ struct ProxySessionCore {
     /// `login` is the client's, for the cache's failure count.
     mutating func connectAndLogIn(
         _ auth: AuthAccepted, login: [UInt8], step: ([UInt8]) -> [BackendLoginAction]
-    ) -> (backend: Socket, clientReply: [UInt8])? {
+    ) -> (backend: SessionConnection, clientReply: [UInt8])? {
         log.set(upstream: auth.upstreamName)
         if !auth.user.isEmpty { log.set(login: printable(auth.user)) }
         log.set(action: "connecting to upstream")
-        let backend: Socket
+        let backend: SessionConnection
         do {
-            backend = try Socket.connect(to: auth.server, timeoutMillis: settings.timeoutMillis)
+            backend = SessionConnection(try Socket.connect(to: auth.server, timeoutMillis: settings.timeoutMillis))
         } catch {
             log.error("connect() failed", error: error)
             _ = send(settings.mailProtocol.internalServerErrorReply)
             close(reason: "upstream connect failed", level: .info)
             return nil
         }
-        try? backend.setNoDelay()
-        try? client.setNoDelay()
+        backend.setNoDelay()
+        client.setNoDelay()
         if let header = peer.backendHeader(version: settings.backendProxyProtocol) {
             log.set(action: "sending PROXY protocol header to upstream")
             do {
                 try backend.writeAll(header, deadline: .after(millis: settings.timeoutMillis))
             } catch {
-                log.error("upstream write failed", error: error)
+                log.error("upstream write failed", error: error.errno)
                 backend.close()
                 _ = send(settings.mailProtocol.internalServerErrorReply)
                 close(reason: "upstream write failed", level: .info)
                 return nil
             }
         }
+        // `proxy_ssl on`: TLS after the TCP connect and PROXY header, before the greeting.
+        guard connectBackendTLS(backend, auth: auth) else { return nil }
 
         log.set(action: "reading response from upstream")
         while true {
@@ -331,7 +351,7 @@ struct ProxySessionCore {
             do {
                 result = try backend.readSome(max: 16 * 1024, deadline: .after(millis: settings.timeoutMillis))
             } catch {
-                upstreamFailed(backend, "upstream read failed", error: error)
+                upstreamFailed(backend, "upstream read failed", ioError: error)
                 return nil
             }
             switch result {
@@ -348,7 +368,7 @@ struct ProxySessionCore {
                         do {
                             try backend.writeAll(out, deadline: .after(millis: settings.timeoutMillis))
                         } catch {
-                            upstreamFailed(backend, "upstream write failed", error: error)
+                            upstreamFailed(backend, "upstream write failed", ioError: error)
                             return nil
                         }
                     case .loggedIn(let clientReply, let leftover):
@@ -364,7 +384,7 @@ struct ProxySessionCore {
 
     /// Answers the client, forwards what it pipelined behind its login, and
     /// hands the pair to the relay.
-    mutating func startRelay(backend: Socket, clientReply: [UInt8], early: [UInt8]) {
+    mutating func startRelay(backend: SessionConnection, clientReply: [UInt8], early: [UInt8]) {
         guard send(clientReply) else {
             backend.close()
             close(reason: "client write failed", level: .info)
@@ -374,7 +394,7 @@ struct ProxySessionCore {
             do {
                 try backend.writeAll(early, deadline: .after(millis: settings.timeoutMillis))
             } catch {
-                upstreamFailed(backend, "upstream write failed", error: error)
+                upstreamFailed(backend, "upstream write failed", ioError: error)
                 return
             }
         }
@@ -385,7 +405,7 @@ struct ProxySessionCore {
         let started = monotonicNanoseconds()
         let ledger = ledgerEntry(outcome: "proxied", reason: nil)
         let cacheShared = cacheGate?.store.shared
-        services.relay.add(client: SocketEndpoint(client), backend: SocketEndpoint(backend),
+        services.relay.add(client: client.relayEndpoint, backend: backend.relayEndpoint,
                            options: settings.relay) { stats in
             let seconds = Double(monotonicNanoseconds() - started) / 1e9
             sessionLog.info("session finished: protocol=\(name) bytes_in=\(stats.bytesClientToBackend) "
@@ -408,10 +428,10 @@ struct ProxySessionCore {
         return LedgerEntry(startedAt: startedAt, endedAt: ledgerTimestamp(), clientAddress: gate.clientIP,
                            clientPort: clientAddress?.port.map(Int.init), protocolName: settings.mailProtocol.rawValue,
                            login: log.context.login, fromCache: gate.fromCache, backend: log.context.upstream,
-                           tlsVersion: nil, bytesIn: 0, bytesOut: 0, outcome: outcome, reason: reason)
+                           tlsVersion: tlsVersion, bytesIn: 0, bytesOut: 0, outcome: outcome, reason: reason)
     }
 
-    private mutating func backendLoginFailed(_ backend: Socket, _ failure: UpstreamError, login: [UInt8]) {
+    private mutating func backendLoginFailed(_ backend: SessionConnection, _ failure: UpstreamError, login: [UInt8]) {
         outcome = "failed"
         backend.close()
         switch failure {
@@ -432,7 +452,11 @@ struct ProxySessionCore {
         close(reason: "upstream login failed", level: .info)
     }
 
-    private mutating func upstreamFailed(_ backend: Socket, _ what: String, error: Errno?) {
+    private mutating func upstreamFailed(_ backend: SessionConnection, _ what: String, ioError: SessionIOError) {
+        upstreamFailed(backend, ioError.errno == nil ? "\(what): \(ioError)" : what, error: ioError.errno)
+    }
+
+    mutating func upstreamFailed(_ backend: SessionConnection, _ what: String, error: Errno?) {
         outcome = "failed"
         log.error(what, error: error)
         backend.close()
@@ -447,13 +471,24 @@ struct ProxySessionCore {
             try client.writeAll(bytes, deadline: .after(millis: settings.timeoutMillis))
             return true
         } catch {
-            log.info("client write failed", error: error)
+            log.info(error.errno == nil ? "client write failed: \(error)" : "client write failed", error: error.errno)
             return false
         }
     }
 
-    mutating func close(reason: String, level: LogLevel, error: Errno? = nil) {
-        log.log(level, reason, error: error)
+    /// `close` for a failed read or write: a TLS failure has no errno, its text goes into the line.
+    mutating func close(reason: String, level: LogLevel, ioError: SessionIOError) {
+        if ioError.errno == nil {
+            log.log(level, "\(reason): \(ioError)")
+            close(reason: reason, level: nil)
+        } else {
+            close(reason: reason, level: level, error: ioError.errno)
+        }
+    }
+
+    /// The one close path. `level` nil: the reason was already logged.
+    mutating func close(reason: String, level: LogLevel?, error: Errno? = nil) {
+        if let level { log.log(level, reason, error: error) }
         client.close()
         log.set(action: nil)
         log.info("session finished: protocol=\(protocolName) reason=\(reason)")

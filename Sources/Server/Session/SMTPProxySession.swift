@@ -10,10 +10,10 @@ struct SMTPProxySession {
     var core: ProxySessionCore
     var session: SMTPSession
 
-    init(client: Socket, settings: ProxySettings, services: SessionServices, worker: SessionWorker,
-         connection: UInt64, serverAddress: String, peer: ClientPeer? = nil) {
-        core = ProxySessionCore(client: client, settings: settings, services: services, worker: worker,
-                                connection: connection, serverAddress: serverAddress, peer: peer)
+    /// `core` has logged the connection and done any implicit TLS handshake.
+    init(core: ProxySessionCore) {
+        self.core = core
+        let settings = core.settings
         var smtp = settings.smtp
         smtp.serverName = settings.serverName
         smtp.salt = makeSessionSalt(serverName: settings.serverName)
@@ -28,7 +28,7 @@ struct SMTPProxySession {
     mutating func run() {
         // nginx: Client-Host and XCLIENT NAME carry the confirmed name, or
         // [UNAVAILABLE] / [TEMPUNAVAIL] (also without a resolver).
-        let clientName = core.logConnected()
+        let clientName = core.clientName ?? core.settings.clientName(for: core.peer)
         let clientHostname = Array(clientName.text.utf8)
         guard let initial = greet() else { return }
         let settings = core.settings
@@ -69,7 +69,7 @@ struct SMTPProxySession {
                 return nil
             }
         } catch {
-            core.close(reason: "client read failed", level: .info, error: error)
+            core.close(reason: "client read failed", level: .info, ioError: error)
             return nil
         }
     }

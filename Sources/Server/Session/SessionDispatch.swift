@@ -8,18 +8,22 @@ func runSession(client: Socket, settings: ProxySettings, services: SessionServic
     // parts must not wait for the client's delayed ACK (nginx stalls 40 ms there).
     try? client.setNoDelay()
 
-    switch settings.mailProtocol {
+    var core = ProxySessionCore(client: client, settings: settings, services: services, worker: worker,
+                                connection: connection, serverAddress: serverAddress, peer: peer)
+    core.logConnected()
+    // `listen ... ssl`: the handshake comes first; SNI may pick another server
+    // block sharing the address, whose settings the driver then uses.
+    guard core.acceptImplicitTLS() else { return }
+
+    switch core.settings.mailProtocol {
     case .imap:
-        var session = IMAPProxySession(client: client, settings: settings, services: services, worker: worker,
-                                       connection: connection, serverAddress: serverAddress, peer: peer)
+        var session = IMAPProxySession(core: core)
         session.run()
     case .pop3:
-        var session = POP3ProxySession(client: client, settings: settings, services: services, worker: worker,
-                                       connection: connection, serverAddress: serverAddress, peer: peer)
+        var session = POP3ProxySession(core: core)
         session.run()
     case .smtp:
-        var session = SMTPProxySession(client: client, settings: settings, services: services, worker: worker,
-                                       connection: connection, serverAddress: serverAddress, peer: peer)
+        var session = SMTPProxySession(core: core)
         session.run()
     }
 }
