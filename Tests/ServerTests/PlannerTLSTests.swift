@@ -146,3 +146,33 @@ enum UnitTestCertificates {
         #expect(!plan.startupWarnings.contains { $0.contains("ssl_") || $0.contains("starttls") })
     }
 }
+
+/// `proxy_ssl` in the plan: a client context per server block, the name to check.
+@Suite struct PlannerProxySSLTests {
+    /// `proxy_ssl on` with verification builds a client context and keeps proxy_ssl_name.
+    @Test func proxySSLBuildsClientContext() throws {
+        let certs = UnitTestCertificates.directory
+        let plan = try PlannerTLSTests.plan("""
+            server { listen 127.0.0.1:1143; protocol imap; proxy_ssl on; proxy_ssl_verify on;
+                     proxy_ssl_trusted_certificate \(certs)/ca.pem; proxy_ssl_name backend.test; }
+            """).get()
+        let backend = try #require(plan.listeners[0].settings.backendTLS)
+        #expect(backend.name == "backend.test")
+        #expect(backend.context.settings.verify)
+        #expect(!plan.startupWarnings.contains { $0.contains("proxy_ssl") })
+    }
+
+    /// A trusted CA file that does not load fails the plan naming it.
+    @Test func badTrustedCertificateFails() {
+        let result = PlannerTLSTests.plan("""
+            server { listen 127.0.0.1:1143; protocol imap; proxy_ssl on; proxy_ssl_verify on;
+                     proxy_ssl_trusted_certificate /nonexistent/ca.pem; }
+            """)
+        guard case .failure(let failure) = result else {
+            Issue.record("a missing CA file was accepted")
+            return
+        }
+        #expect(failure.description.contains("/nonexistent/ca.pem"))
+        #expect(failure.description.contains("proxy_ssl"))
+    }
+}

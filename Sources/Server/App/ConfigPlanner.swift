@@ -17,6 +17,9 @@ let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirecti
             "ssl_session_cache", "ssl_session_tickets", "ssl_session_ticket_key", "ssl_session_timeout",
             "ssl_verify_client", "ssl_verify_depth", "ssl_client_certificate", "ssl_trusted_certificate",
             "ssl_crl", "ssl_conf_command"])
+    .union(["proxy_ssl", "proxy_ssl_verify", "proxy_ssl_verify_depth", "proxy_ssl_trusted_certificate",
+            "proxy_ssl_name", "proxy_ssl_server_name", "proxy_ssl_protocols", "proxy_ssl_ciphers",
+            "proxy_ssl_certificate", "proxy_ssl_certificate_key", "proxy_ssl_password_file"])
 
 /// Turns a checked configuration into what the runtime opens and serves.
 /// Opens server-level error logs, so it can fail like start-up does.

@@ -124,8 +124,7 @@ struct TLSPlanner {
     }
 
     private mutating func backend(_ server: ServerSettings, index: Int) -> Result<BackendTLSSettings?, ConfigPlanner.Failure> {
-        return .success(nil)  // TEMP until ServerSettings.proxySSL lands from main
-        let proxy = ProxySSLSettingsTEMP()
+        let proxy = server.proxySSL
         guard proxy.enabled else { return .success(nil) }
         if let made = backendSettings[index] { return .success(made) }
         let clientSettings = TLSClientSettings(
@@ -144,8 +143,3 @@ struct TLSPlanner {
     }
 }
 
-struct ProxySSLSettingsTEMP {
-    var enabled = false, verify = false, verifyDepth = 1, trustedCertificate: String? = nil, name: String? = nil
-    var sendServerName = false, protocols: [String] = [], ciphers = "", certificate: String? = nil
-    var certificateKey: String? = nil, passwordFile: String? = nil
-}
