@@ -62,9 +62,12 @@ final class PosternProcess {
     let errorLog: URL
 
     /// Writes the config and starts the binary; returns once the listener accepts.
-    /// `serverExtra` goes inside the `server {}` block, `mailExtra` inside `mail {}`.
+    /// `serverExtra` goes inside the `server {}` block, `mailExtra` inside `mail {}`,
+    /// `listenParameters` after the listen address (`ssl`), and `extraServers`
+    /// after the server block, with `@PORT@` replaced by its port.
     init(environment: TestEnvironment, protocol name: String = "imap",
-         mailExtra: String = "", serverExtra: String = "") async throws {
+         mailExtra: String = "", serverExtra: String = "", listenParameters: String = "",
+         extraServers: String = "") async throws {
         directory = environment.directory.appendingPathComponent("postern")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         errorLog = directory.appendingPathComponent("error.log")
@@ -84,7 +87,8 @@ final class PosternProcess {
             let config = PosternConfig.text(
                 directory: directory.path, authPort: try environment.authPort, listenPort: candidate,
                 protocol: name, mailExtra: mailExtra, serverExtra: serverExtra,
-                nginxOracle: PosternBinary.isNginxOracle)
+                nginxOracle: PosternBinary.isNginxOracle, listenParameters: listenParameters,
+                extraServers: extraServers)
             let configURL = directory.appendingPathComponent("postern.conf")
             try config.write(to: configURL, atomically: true, encoding: .utf8)
 
@@ -153,7 +157,8 @@ final class PosternProcess {
 /// in the test's directory, one server on a free loopback port.
 enum PosternConfig {
     static func text(directory: String, authPort: Int, listenPort: Int, protocol name: String,
-                     mailExtra: String, serverExtra: String, nginxOracle: Bool) -> String {
+                     mailExtra: String, serverExtra: String, nginxOracle: Bool,
+                     listenParameters: String = "", extraServers: String = "") -> String {
         var lines: [String] = []
         if nginxOracle {
             lines.append("load_module /usr/lib/nginx/modules/ngx_mail_module.so;")
@@ -169,11 +174,12 @@ enum PosternConfig {
             "    proxy_pass_error_message on;",
             mailExtra,
             "    server {",
-            "        listen 127.0.0.1:\(listenPort);",
+            "        listen 127.0.0.1:\(listenPort)\(listenParameters.isEmpty ? "" : " " + listenParameters);",
             "        protocol \(name);",
             name == "imap" ? "        imap_auth plain login cram-md5;" : "",
             serverExtra,
             "    }",
+            extraServers.replacingOccurrences(of: "@PORT@", with: String(listenPort)),
             "}",
         ]
         return lines.filter { !$0.isEmpty }.joined(separator: "\n") + "\n"
