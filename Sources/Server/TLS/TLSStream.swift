@@ -34,7 +34,10 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     public private(set) var clientVerify = "NONE"
     /// X509_V_OK (0) etc.; -1 when the peer sent no certificate.
     public private(set) var clientVerifyCode = -1
+    /// The certificate the client presented (server side only).
     public private(set) var clientCertificate: TLSPeerCertificate?
+    /// The certificate the peer presented, either side (client side: the backend's).
+    public private(set) var peerCertificate: TLSPeerCertificate?
 
     /// The SNI name the client sent (server side), or the one we sent (client side).
     public var requestedServerName: String? { sniName }
@@ -68,8 +71,11 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     /// Client side (proxy_ssl). `serverName`: the SNI to send and, when the
     /// context verifies, the name the certificate must carry; an IP address is
     /// checked against the certificate's IP SANs and not sent (RFC 6066 §3).
-    public static func connect(_ socket: Socket, context: TLSClientContext, serverName: String?, deadline: Deadline) throws(TLSError) -> TLSStream {
+    /// `session`: a session from an earlier connection to offer for resumption.
+    public static func connect(_ socket: Socket, context: TLSClientContext, serverName: String?, deadline: Deadline,
+                               session: TLSSession? = nil) throws(TLSError) -> TLSStream {
         let stream = try make(socket, ctx: context.ctx, contexts: nil, clientContext: context)
+        if let session { _ = SSL_set_session(stream.ssl, session.session) }
         if let name = serverName, !name.isEmpty {
             stream.sniName = name
             let isIP = isIPLiteral(name)
@@ -149,12 +155,15 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
             cipherName = String(cString: name)
         }
         sessionReused = SSL_session_reused(ssl) == 1
-        if contexts != nil, let peer = SSL_get1_peer_certificate(ssl) {
+        if let peer = SSL_get1_peer_certificate(ssl) {
             defer { X509_free(peer) }
-            let code = SSL_get_verify_result(ssl)
-            clientVerifyCode = code
-            clientVerify = code == X509_V_OK ? "SUCCESS" : "FAILED:" + String(cString: X509_verify_cert_error_string(code))
-            clientCertificate = TLSPeerCertificate(x509: peer)
+            peerCertificate = TLSPeerCertificate(x509: peer)
+            if contexts != nil {
+                let code = SSL_get_verify_result(ssl)
+                clientVerifyCode = code
+                clientVerify = code == X509_V_OK ? "SUCCESS" : "FAILED:" + String(cString: X509_verify_cert_error_string(code))
+                clientCertificate = peerCertificate
+            }
         }
         ERR_clear_error()
     }
@@ -167,6 +176,14 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
             throw .io(error)
         }
         if !ready { throw .timedOut }
+    }
+
+    /// The session to offer on a later connection (client side). With TLS 1.3
+    /// the server sends it after the handshake, so ask after the first read.
+    public var session: TLSSession? {
+        if closed.load(ordering: .acquiring) { return nil }
+        guard let s = SSL_get1_session(ssl) else { return nil }
+        return TLSSession(owning: s)
     }
 
     // MARK: Blocking-style I/O (pre-login phase)
