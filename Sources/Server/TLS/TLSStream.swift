@@ -20,6 +20,8 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     private var handshakeDone = false
     private var failed = false
     private var writeShut = false
+    /// close_notify could not be written yet (send buffer full); retried on the next read.
+    private var shutdownPending = false
     private var readWantsWrite = false
     private var writeWantsRead = false
 
@@ -252,6 +254,7 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> RelayIO {
         if closed.load(ordering: .acquiring) { return .failed(.badFileDescriptor) }
+        if shutdownPending { flushShutdown() }
         readWantsWrite = false
         ERR_clear_error()
         var count = 0
@@ -300,17 +303,25 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     public var hasBufferedInput: Bool {
         !closed.load(ordering: .acquiring) && SSL_pending(ssl) > 0
     }
-    public var needsPollOutToRead: Bool { readWantsWrite }
+    public var needsPollOutToRead: Bool { readWantsWrite || shutdownPending }
     public var needsPollInToWrite: Bool { writeWantsRead }
 
     /// Sends close_notify, then shuts the TCP write side; reading goes on
     /// (TLS 1.3 allows half-close; OpenSSL keeps reading after its close_notify).
+    /// If the send buffer is full, close_notify stays pending and goes out on a
+    /// later read (the stream then asks for POLLOUT) or at close.
     public func shutdownWrite() {
         if closed.load(ordering: .acquiring) || writeShut { return }
         writeShut = true
+        flushShutdown()
+    }
+
+    private func flushShutdown() {
         ERR_clear_error()
         let rc = SSL_shutdown(ssl)
+        let error = rc < 0 ? SSL_get_error(ssl, rc) : SSL_ERROR_NONE
         ERR_clear_error()
+        shutdownPending = rc < 0 && error == SSL_ERROR_WANT_WRITE
         if rc >= 0 { try? socket.shutdownWrite() }
     }
 
@@ -318,7 +329,7 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     /// first gets a best-effort close_notify, as nginx sends on close.
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
-        if handshakeDone && !failed && !writeShut {
+        if handshakeDone && !failed && (!writeShut || shutdownPending) {
             ERR_clear_error()
             _ = SSL_shutdown(ssl)
         }
