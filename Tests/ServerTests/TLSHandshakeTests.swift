@@ -59,22 +59,21 @@ import Testing
     /// A TLSv1.3 client restricted to ECDSA signature algorithms (openssl s_client) is served the ECDSA certificate.
     @Test func tls13SigalgsPickECDSA() throws {
         let set = try tlsContextSet(tlsServerSettings([("mail-rsa.pem", "mail-rsa.key"), ("mail-ecdsa.pem", "mail-ecdsa.key")]))
-        let listener = try Listener.open(address: .ip("127.0.0.1", port: 0)!)
-        defer { listener.close() }
-        let port = try #require(listener.address.port)
-        let server = startThread(name: "tls-sclient") {
-            guard (try? listener.socket.waitFor(events: Int16(POLLIN), deadline: .after(millis: 10_000))) == true else { return }
-            var storage = sockaddr_storage(); var len = socklen_t(0)
-            guard let fd = try? sysAccept4(listener.socket.fd, storage: &storage, length: &len, flags: cnetSockFlags) else { return }
-            if let s = try? TLSStream.accept(Socket(adopting: fd), contexts: set, deadline: .after(millis: 10_000)) {
-                try? s.writeAll(Array("hello\n".utf8), deadline: .after(millis: 2000))
-                _ = try? s.readSome(max: 10, deadline: .after(millis: 5000))
-                s.close()
-            }
-        }
-        let r = try runCommand(["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-tls1_3", "-sigalgs", "ECDSA+SHA256", "-servername", "mail.test"])
-        server.join()
+        let r = try sClient(set, ["-tls1_3", "-sigalgs", "ECDSA+SHA256", "-servername", "mail.test"])
         #expect(r.output.contains("Peer signature type: ECDSA"))
+    }
+
+    /// ALPN as nginx's mail module: the listener's protocol is chosen when offered, a list without it fails, no ALPN is fine.
+    @Test func alpn() throws {
+        let set = TLSServerContextSet(default: try TLSServerContext(settings: tlsServerSettings()), alpn: "imap")
+        let offered = try sClient(set, ["-alpn", "http/1.1,imap"])
+        #expect(offered.output.contains("ALPN protocol: imap"))
+        let wrong = try sClient(set, ["-alpn", "pop3"])
+        guard case .handshake(let reason)?? = wrong.server.map({ $0.failure }) else { Issue.record("\(String(describing: wrong.server))"); return }
+        #expect(reason.contains("no application protocol"))
+        let none = try sClient(set, [])
+        #expect(none.output.contains("No ALPN negotiated"))
+        guard case .success? = none.server else { Issue.record("\(String(describing: none.server))"); return }
     }
 
     /// SNI selects the matching context (other.test) and reports the configured name; an unknown name gets the default.

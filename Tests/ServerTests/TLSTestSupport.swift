@@ -91,3 +91,28 @@ func runCommand(_ args: [String], stdin: Data? = nil) throws -> (status: Int32, 
 extension Result {
     var failure: Failure? { if case .failure(let e) = self { return e }; return nil }
 }
+
+/// Runs `openssl s_client` with `arguments` against a loopback listener whose
+/// one connection is accepted with `set`; the server greets with "hello" and
+/// waits for the client to go. Returns s_client's output and the accept result.
+func sClient(_ set: TLSServerContextSet, _ arguments: [String]) throws -> (output: String, server: Result<TLSStream, TLSError>?) {
+    let listener = try Listener.open(address: .ip("127.0.0.1", port: 0)!)
+    defer { listener.close() }
+    guard let port = listener.address.port else { throw TLSError.closed }
+    let box = Mutex<Result<TLSStream, TLSError>?>(nil)
+    let server = startThread(name: "tls-sclient") {
+        guard (try? listener.socket.waitFor(events: Int16(POLLIN), deadline: .after(millis: 10_000))) == true else { return }
+        var storage = sockaddr_storage(); var len = socklen_t(0)
+        guard let fd = try? sysAccept4(listener.socket.fd, storage: &storage, length: &len, flags: cnetSockFlags) else { return }
+        let r = Result { () throws(TLSError) -> TLSStream in try TLSStream.accept(Socket(adopting: fd), contexts: set, deadline: .after(millis: 10_000)) }
+        if case .success(let s) = r {
+            try? s.writeAll(Array("hello\n".utf8), deadline: .after(millis: 2000))
+            _ = try? s.readSome(max: 10, deadline: .after(millis: 5000))
+            s.close()
+        }
+        box.withLock { $0 = r }
+    }
+    let r = try runCommand(["openssl", "s_client", "-connect", "127.0.0.1:\(port)"] + arguments)
+    server.join()
+    return (r.output, box.withLock { $0 })
+}
