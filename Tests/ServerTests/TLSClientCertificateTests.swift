@@ -75,3 +75,39 @@ import Testing
         #expect(throws: TLSError.self) { _ = try TLSServerContext(settings: tlsServerSettings { $0.verifyClient = .on }) }
     }
 }
+
+@Suite struct TLSClientCertificateCheckTests {
+    static func check(_ mode: SSLVerifyClient, client: String?) throws -> TLSClientCertificateCheck {
+        let set = try tlsContextSet(tlsServerSettings { $0.verifyClient = mode; $0.clientCertificate = TLSTestCerts.path("ca.pem") })
+        let c = try client.map { try TLSClientCertificateTests.client($0) } ?? tlsClient()
+        let (server, cl) = try tlsConnected(server: set, client: c)
+        defer { server.close(); cl.close() }
+        return server.checkClientCertificate(mode)
+    }
+
+    /// nginx's mail decisions: on needs a good certificate, optional accepts none, optional_no_ca accepts an unknown issuer.
+    @Test func decisions() throws {
+        #expect(try Self.check(.on, client: "client") == .accepted)
+        #expect(try Self.check(.on, client: nil) == .noCertificate)
+        #expect(try Self.check(.optional, client: nil) == .accepted)
+        #expect(try Self.check(.optional, client: "rogue-client") == .verifyError(code: 21, message: "unable to verify the first certificate"))
+        #expect(try Self.check(.optionalNoCA, client: "rogue-client") == .accepted)
+        #expect(try Self.check(.off, client: "rogue-client") == .accepted)
+    }
+
+    /// A rejected client's session is removed from the cache and does not resume.
+    @Test func rejectedSessionNotResumed() throws {
+        let set = try tlsContextSet(tlsServerSettings {
+            $0.verifyClient = .on; $0.clientCertificate = TLSTestCerts.path("ca.pem")
+            $0.sessionCache = .caches(builtin: 100, sharedName: nil, sharedSize: nil); $0.sessionTickets = false
+        })
+        let client = try tlsClient { $0.protocols = ["TLSv1.2"] }
+        let (s1, c1) = try tlsConnected(server: set, client: client)
+        #expect(s1.checkClientCertificate(.on) == .noCertificate)
+        let session = c1.session
+        s1.close(); c1.close()
+        let (s2, c2) = try tlsConnected(server: set, client: client, session: session)
+        #expect(!s2.sessionReused)
+        s2.close(); c2.close()
+    }
+}

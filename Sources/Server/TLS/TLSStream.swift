@@ -188,6 +188,15 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
         return TLSSession(owning: s)
     }
 
+    /// Drops this connection's session from the server's cache (a rejected client).
+    func forgetSession() {
+        if closed.load(ordering: .acquiring) { return }
+        if let session = SSL_get_session(ssl), let ctx = SSL_get_SSL_CTX(ssl) {
+            _ = SSL_CTX_remove_session(ctx, session)
+        }
+        ERR_clear_error()
+    }
+
     // MARK: Blocking-style I/O (pre-login phase)
 
     /// Reads what is available (at most `max` bytes), waiting until the deadline.
