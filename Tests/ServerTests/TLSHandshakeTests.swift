@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 @testable import Server
 
@@ -18,6 +19,24 @@ import Testing
         #expect(try client.readSome(max: 100, deadline: .after(millis: 2000)) == .bytes(Array("* OK\r\n".utf8)))
         client.shutdownWrite()
         #expect(try server.readSome(max: 100, deadline: .after(millis: 2000)) == .endOfStream)
+    }
+
+    /// STARTTLS: a plaintext exchange on the socket, then both ends upgrade the same descriptor.
+    @Test func upgradeAfterPlaintext() throws {
+        let (a, b) = try Socket.pair()
+        try b.writeAll(Array(". STARTTLS\r\n".utf8), deadline: .after(millis: 1000))
+        #expect(try a.readSome(max: 100, deadline: .after(millis: 1000)) == .bytes(Array(". STARTTLS\r\n".utf8)))
+        try a.writeAll(Array(". OK Begin TLS\r\n".utf8), deadline: .after(millis: 1000))
+        #expect(try b.readSome(max: 100, deadline: .after(millis: 1000)) == .bytes(Array(". OK Begin TLS\r\n".utf8)))
+        let set = try tlsContextSet(tlsServerSettings())
+        let box = Mutex<TLSStream?>(nil)
+        let t = startThread(name: "tls-starttls") { box.withLock { $0 = try? TLSStream.accept(a, contexts: set, deadline: .after(millis: 5000)) } }
+        let client = try TLSStream.connect(b, context: try tlsClient(), serverName: "mail.test", deadline: .after(millis: 5000))
+        t.join()
+        let server = try #require(box.withLock { $0 })
+        defer { server.close(); client.close() }
+        try client.writeAll(Array(". CAPABILITY\r\n".utf8), deadline: .after(millis: 1000))
+        #expect(try server.readSome(max: 100, deadline: .after(millis: 1000)) == .bytes(Array(". CAPABILITY\r\n".utf8)))
     }
 
     /// One MiB written in one writeAll arrives intact through small non-blocking reads.

@@ -80,4 +80,13 @@ import Testing
         #expect(server.clientVerify == "SUCCESS")
         #expect(server.clientCertificate?.subject == "CN=alice,O=Postern Test")
     }
+
+    /// A session older than ssl_session_timeout is not resumed.
+    @Test func sessionTimeout() throws {
+        let set = try tlsContextSet(tlsServerSettings { $0.sessionTimeoutSeconds = 1 })
+        let client = try tlsClient()
+        let (session, _, _) = try Self.connectOnce(set, client, session: nil)
+        sleepMillis(2500)
+        #expect(try !Self.connectOnce(set, client, session: session).2)
+    }
 }
