@@ -88,6 +88,28 @@ func pumpTLS(_ s: TLSStream, send: [UInt8], chunk: Int, readBuffer: Int, millis:
         try Self.relayBothWays(relayBuffer: 16 * 1024, clientChunk: 61, clientReadBuffer: 700)
     }
 
+    /// TLS on both legs (client TLS, backend TLS as proxy_ssl): 1 MiB each way arrives intact.
+    @Test func tlsToTLS() throws {
+        let engine = try RelayEngine(threads: 1)
+        defer { engine.stop() }
+        let (clientEnd, clientApp) = try tlsConnected(server: try tlsContextSet(tlsServerSettings()), client: try tlsClient())
+        let (backendApp, backendEnd) = try tlsConnected(server: try tlsContextSet(tlsServerSettings([("backend.pem", "backend.key")])), client: try tlsClient())
+        engine.add(client: clientEnd, backend: backendEnd, options: RelayOptions(bufferSize: 4096)) { _ in }
+        let up = randomBytes(1 << 20), down = randomBytes(1 << 20)
+        let backendResult = Mutex<([UInt8], String?)>(([], nil))
+        let backend = startThread(name: "tls-backend") { [down] in
+            let r = pumpTLS(backendApp, send: down, chunk: 10_000, readBuffer: 5000)
+            backendResult.withLock { $0 = (r.received, r.failure) }
+        }
+        let r = pumpTLS(clientApp, send: up, chunk: 3000, readBuffer: 20_000)
+        backend.join()
+        #expect(r.failure == nil && checksum(r.received) == checksum(down) && r.received.count == down.count)
+        let (gotUp, failure) = backendResult.withLock { $0 }
+        #expect(failure == nil && checksum(gotUp) == checksum(up) && gotUp.count == up.count)
+        clientApp.close(); backendApp.close()
+        #expect(engine.waitUntilEmpty(until: .after(millis: 5000)))
+    }
+
     /// hasBufferedInput reports decrypted bytes OpenSSL holds after a short read.
     @Test func bufferedInputVisible() throws {
         let (server, client) = try tlsConnected(server: try tlsContextSet(tlsServerSettings()), client: try tlsClient())
