@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import Server
 
@@ -88,5 +89,48 @@ import Testing
         let (session, _, _) = try Self.connectOnce(set, client, session: nil)
         sleepMillis(2500)
         #expect(try !Self.connectOnce(set, client, session: session).2)
+    }
+}
+
+@Suite struct TLSSessionSNITests {
+    /// With SNI selecting a server without ticket keys, tickets still work (the default server's keys, as nginx) and resume.
+    @Test func ticketsAcrossSNI() throws {
+        let keyed = try TLSServerContext(settings: tlsServerSettings { $0.sessionCache = .off; $0.sessionTicketKeys = [TLSTestCerts.path("ticket1.key")] })
+        let other = try TLSServerContext(settings: tlsServerSettings([("other.pem", "other.key")]) { $0.sessionCache = .off })
+        let set = TLSServerContextSet(default: keyed, byName: [(name: "other.test", context: other)])
+        for protocols in [["TLSv1.2"], ["TLSv1.3"]] {
+            let client = try tlsClient { $0.protocols = protocols }
+            let (s1, c1) = try tlsConnected(server: set, client: client, serverName: "other.test")
+            try s1.writeAll(Array("hi".utf8), deadline: .after(millis: 2000))
+            _ = try c1.readSome(max: 10, deadline: .after(millis: 2000))
+            #expect(s1.selectedName == "other.test")
+            let session = c1.session
+            s1.close(); c1.close()
+            let (s2, c2) = try tlsConnected(server: set, client: client, serverName: "other.test", session: session)
+            #expect(s2.sessionReused && s2.selectedName == "other.test")
+            s2.close(); c2.close()
+        }
+    }
+
+    /// Many concurrent handshakes on one shared context and cache all complete.
+    @Test func concurrentHandshakes() throws {
+        let set = try tlsContextSet(tlsServerSettings { $0.sessionCache = .caches(builtin: 50, sharedName: nil, sharedSize: nil) })
+        let client = try tlsClient()
+        let ok = Atomic<Int>(0)
+        let threads = (0..<8).map { i in
+            startThread(name: "tls-many\(i)") {
+                for _ in 0..<5 {
+                    if let (s, c) = try? tlsConnected(server: set, client: client) {
+                        if (try? c.writeAll([1, 2, 3], deadline: .after(millis: 5000))) != nil,
+                           (try? s.readSome(max: 10, deadline: .after(millis: 5000))) == .bytes([1, 2, 3]) {
+                            ok.add(1, ordering: .relaxed)
+                        }
+                        s.close(); c.close()
+                    }
+                }
+            }
+        }
+        for t in threads { t.join() }
+        #expect(ok.load(ordering: .relaxed) == 40)
     }
 }

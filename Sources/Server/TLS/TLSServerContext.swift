@@ -9,7 +9,7 @@ import Glibc
 /// Not supported: `ssl_certificate_compression` (ignored) and `data:` certificates.
 public final class TLSServerContext: @unchecked Sendable {
     let ctx: OpaquePointer
-    private let ticketKeys: TLSTicketKeys?
+    let ticketKeys: TLSTicketKeys?
     public let settings: SSLSettings
 
     public init(settings: SSLSettings) throws(TLSError) {
