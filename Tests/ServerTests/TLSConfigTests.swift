@@ -21,6 +21,19 @@ import Testing
         server.close(); client.close()
     }
 
+    /// One file holding certificate, chain and key serves as both ssl_certificate and ssl_certificate_key.
+    @Test func combinedCertificateAndKeyFile() throws {
+        let combined = TLSTestCerts.directory + "/combined.pem"
+        let text = try ["mail-rsa.pem", "ca.pem", "mail-rsa.key"].map { try String(contentsOfFile: TLSTestCerts.path($0), encoding: .utf8) }.joined()
+        try text.write(toFile: combined, atomically: true, encoding: .utf8)
+        var settings = SSLSettings()
+        settings.certificates = [combined]
+        settings.certificateKeys = [combined]
+        let (server, client) = try tlsConnected(server: try tlsContextSet(settings), client: try tlsClient())
+        #expect(client.peerCertificate?.subject == "CN=mail.test,O=Postern Test")
+        server.close(); client.close()
+    }
+
     /// An encrypted key without a password file fails (never prompts) and names the key file.
     @Test func encryptedKeyWithoutPassword() {
         let path = TLSTestCerts.path("mail-rsa-enc.key")
