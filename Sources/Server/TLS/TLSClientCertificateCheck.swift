@@ -17,7 +17,7 @@ extension TLSStream {
     /// Applies `ssl_verify_client` to this connection. A rejected session is
     /// removed from the session cache so it cannot be resumed to skip the check.
     /// `optional_no_ca` tolerates the chain errors nginx lists as optional
-    /// (self-signed, unknown issuer, unverifiable leaf).
+    /// (self-signed, issuer not found locally, untrusted, unverifiable leaf).
     public func checkClientCertificate(_ mode: SSLVerifyClient) -> TLSClientCertificateCheck {
         if mode == .off { return .accepted }
         let code = clientVerifyCode
@@ -35,7 +35,7 @@ extension TLSStream {
     /// nginx's ngx_ssl_verify_error_optional: errors that only mean "not from a known CA".
     static func isOptionalVerifyError(_ code: Int) -> Bool {
         [X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
-         X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+         X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_CERT_UNTRUSTED,
          X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE].contains(Int32(code))
     }
 }
