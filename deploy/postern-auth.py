@@ -65,7 +65,22 @@ def unescape(value):
     return unquote(value or "")
 
 
-def verify(user, method, password, salt):
+# --external-by-name: accept EXTERNAL without a verified certificate (tests of
+# the plaintext SASL exchange only; never on a real site).
+EXTERNAL_BY_NAME = False
+
+
+def certificate_names(subject):
+    """The CN values of an RFC 2253 subject ("CN=alice,O=Example")."""
+    names = []
+    for part in subject.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.upper() == "CN":
+            names.append(value)
+    return names
+
+
+def verify(user, method, password, salt, headers=None):
     """Checks the client's proof for each Auth-Method nginx sends."""
     if method in ("plain", "login"):
         return hmac.compare_digest(password.encode(), user.password.encode())
@@ -78,8 +93,14 @@ def verify(user, method, password, salt):
         expected = hashlib.md5((salt + user.password).encode()).hexdigest()
         return hmac.compare_digest(password.lower().encode(), expected.encode())
     if method == "external":
-        # The client proved itself by other means (a TLS client certificate); accept by name.
-        return True
+        # SASL EXTERNAL: the proof is the TLS client certificate the proxy verified.
+        # Accept only a verified certificate whose CN is the login asked for.
+        headers = headers or {}
+        if EXTERNAL_BY_NAME:
+            return True
+        if headers.get("Auth-SSL-Verify") != "SUCCESS":
+            return False
+        return user.name in certificate_names(unescape(headers.get("Auth-SSL-Subject")))
     return False
 
 
@@ -90,6 +111,7 @@ class Service:
         self.mode = args.mode
         self.accept_none = args.accept_none
         self.ports = {"imap": args.imap_port, "pop3": args.pop3_port, "smtp": args.smtp_port}
+        self.tls_ports = {"imap": args.imaps_port, "pop3": args.pop3s_port, "smtp": args.smtp_port}
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
         self.log_lock = threading.Lock()
         self.count = 0
@@ -113,9 +135,14 @@ class Service:
             port = str(self.ports.get(protocol, 0))
             return [("Auth-Status", "OK"), ("Auth-Server", "127.0.0.1"), ("Auth-Port", port)], "ok"
         user = self.users.get(name)
-        if user is None or not verify(user, method, password, salt):
+        if user is None or not verify(user, method, password, salt, headers):
             return [("Auth-Status", INVALID), ("Auth-Wait", "1")], "invalid"
-        port = user.port if user.port != "*" else str(self.ports.get(protocol, 0))
+        ports = self.ports
+        if (headers.get("X-Backend-TLS") or "").lower() == "on":
+            # Set by the proxy's `auth_http_header X-Backend-TLS on;`: route to the
+            # implicit-TLS ports, for proxy_ssl.
+            ports = self.tls_ports
+        port = user.port if user.port != "*" else str(ports.get(protocol, 0))
         reply = [("Auth-Status", "OK"), ("Auth-Server", user.host), ("Auth-Port", port)]
         if user.backend_user is not None:
             reply.append(("Auth-User", user.backend_user))
@@ -187,7 +214,13 @@ def main():
     parser.add_argument("--imap-port", type=int, default=143)
     parser.add_argument("--pop3-port", type=int, default=110)
     parser.add_argument("--smtp-port", type=int, default=25)
+    parser.add_argument("--external-by-name", action="store_true",
+                        help="accept SASL EXTERNAL without a verified client certificate (tests only)")
+    parser.add_argument("--imaps-port", type=int, default=993, help="with the request header X-Backend-TLS: on")
+    parser.add_argument("--pop3s-port", type=int, default=995, help="with the request header X-Backend-TLS: on")
     args = parser.parse_args()
+    global EXTERNAL_BY_NAME
+    EXTERNAL_BY_NAME = args.external_by_name
 
     try:
         service = Service(args)

@@ -128,12 +128,14 @@ start() {
 
     # Another process may take a chosen port before Dovecot binds it; Dovecot
     # then fails at once, and we try again with fresh ports (3 attempts).
-    local ports imap_port pop3_port submission_port attempt dovecot_pid=""
+    make_backend_certificate "$dir/tls"
+    local ports imap_port pop3_port submission_port imaps_port pop3s_port attempt dovecot_pid=""
     for attempt in 1 2 3; do
-        ports=$(free_ports 3)
-        read -r imap_port pop3_port submission_port <<<"$ports"
+        ports=$(free_ports 5)
+        read -r imap_port pop3_port submission_port imaps_port pop3s_port <<<"$ports"
         sed -e "s|@DIR@|$dir|g" -e "s|@IMAP_PORT@|$imap_port|g" -e "s|@POP3_PORT@|$pop3_port|g" \
             -e "s|@SUBMISSION_PORT@|$submission_port|g" \
+            -e "s|@IMAPS_PORT@|$imaps_port|g" -e "s|@POP3S_PORT@|$pop3s_port|g" \
             -e "s|@MAIL_USER@|$mail_user|g" -e "s|@MAIL_GROUP@|$mail_group|g" \
             "$template" >"$dir/dovecot/dovecot.conf"
         # Dovecot binds its listeners, daemonizes, and records its master pid in base_dir.
@@ -155,6 +157,7 @@ start() {
     echo "DOVECOT_PID=$dovecot_pid" >"$dir/env"
     wait_for_port "$imap_port" "dovecot imap"
     wait_for_port "$pop3_port" "dovecot pop3"
+    wait_for_port "$imaps_port" "dovecot imaps"
 
     local smtp_port=$submission_port postfix_env=""
     if [[ "${TESTENV_POSTFIX:-0}" == 1 ]]; then
@@ -173,7 +176,7 @@ POSTFIX_MAILDIR=$dir/postfix/maildir"
     # shellcheck disable=SC2086
     setsid python3 "$auth_service" --listen 127.0.0.1 --port 0 --users "$dir/users" \
         --log "$dir/auth.log" --imap-port "$imap_port" --pop3-port "$pop3_port" \
-        --smtp-port "$smtp_port" ${AUTH_ARGS:-} \
+        --smtp-port "$smtp_port" --imaps-port "$imaps_port" --pop3s-port "$pop3s_port" ${AUTH_ARGS:-} \
         </dev/null >"$dir/auth.out" 2>"$dir/auth.err" &
     local auth_pid=$!
     echo "AUTH_PID=$auth_pid" >>"$dir/env"
@@ -197,6 +200,9 @@ DOVECOT_LOG=$dir/dovecot/dovecot.log
 IMAP_PORT=$imap_port
 POP3_PORT=$pop3_port
 SUBMISSION_PORT=$submission_port
+IMAPS_PORT=$imaps_port
+POP3S_PORT=$pop3s_port
+BACKEND_CA=$dir/tls/backend-ca.pem
 AUTH_PID=$auth_pid
 AUTH_PORT=$auth_port
 AUTH_URL=http://127.0.0.1:$auth_port/auth
@@ -212,10 +218,28 @@ LARGE_SIZE=$large_size
 $postfix_env
 ENV
     cleanup_dir=""
-    echo "testenv: dovecot imap=$imap_port pop3=$pop3_port submission=$submission_port, auth=$auth_port, env in $dir/env"
+    echo "testenv: dovecot imap=$imap_port pop3=$pop3_port submission=$submission_port imaps=$imaps_port pop3s=$pop3s_port, auth=$auth_port, env in $dir/env"
 }
 
 # Postfix from Tests/IntegrationTests/Fixtures/postfix as a plain process under
+# A small CA and a certificate for localhost and 127.0.0.1 signed by it, in
+# DIR (backend-ca.pem, backend.pem, backend.key): the TLS backend's identity.
+# EC keys, so it takes milliseconds.
+make_backend_certificate() {
+    local out=$1
+    mkdir -p "$out"
+    [[ -s "$out/backend.pem" ]] && return 0
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj "/CN=Postern test backend CA" -keyout "$out/backend-ca.key" -out "$out/backend-ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+        -keyout "$out/backend.key" -out "$out/backend.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$out/backend.ext"
+    openssl x509 -req -in "$out/backend.csr" -CA "$out/backend-ca.pem" -CAkey "$out/backend-ca.key" \
+        -CAcreateserial -days 30 -extfile "$out/backend.ext" -out "$out/backend.pem" 2>/dev/null
+    # Dovecot's login processes read the key as root before dropping privileges.
+    chmod 600 "$out/backend.key" "$out/backend-ca.key"
+}
+
 # DIR/postfix (config, queue, Maildir, log file), listening on a free port.
 # Sets postfix_port and postfix_pid.
 start_postfix() {

@@ -56,6 +56,21 @@ let backendA = CachedBackend(host: "127.0.0.1", port: 1143, user: nil, password:
         #expect(f.shared.counters.misses.load(ordering: .relaxed) == 1)
     }
 
+    /// A hit writes nothing on the login path; the background flush adds the hits up in `cached_logins`.
+    @Test func hitCountsAreWrittenByTheFlush() throws {
+        let f = try CacheFixture()
+        f.store.store(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7", backend: backendA)
+        for _ in 0..<3 {
+            #expect(f.store.lookup(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7") == .hit(backendA))
+        }
+        let reader = try SQLiteConnection(path: f.path, busyTimeoutMillis: 1000, create: false)
+        #expect(try reader.scalarInt("SELECT hits FROM cached_logins") == 0)
+        AuthCacheMaintenance.flush(f.secondStore(), f.shared)
+        reader.resetAll()
+        #expect(try reader.scalarInt("SELECT hits FROM cached_logins") == 3)
+        #expect(try reader.scalarInt("SELECT last_hit_at FROM cached_logins") == f.clock.now)
+    }
+
     /// A different password, protocol or login never matches a stored entry.
     @Test func differentCredentialsMiss() throws {
         let f = try CacheFixture()

@@ -13,7 +13,9 @@ struct POP3ProxyTests {
         let postern: PosternProcess
 
         init(serverExtra: String = "pop3_auth plain apop cram-md5 external;") async throws {
-            env = try await TestEnvironment(extraUsers: ["longpw \(longPassword) 127.0.0.1 *"])
+            // EXTERNAL here is the plaintext SASL exchange; the TLS tests send real certificates.
+            env = try await TestEnvironment(authArguments: "--external-by-name",
+                                            extraUsers: ["longpw \(longPassword) 127.0.0.1 *"])
             do {
                 postern = try await PosternProcess(environment: env, protocol: "pop3", serverExtra: serverExtra)
             } catch {

@@ -13,7 +13,7 @@ struct SMTPProxyTests {
         let env: TestEnvironment
         let postern: PosternProcess
 
-        init(authArguments: String = "", serverExtra: String = "smtp_auth plain login cram-md5 external;") async throws {
+        init(authArguments: String = "--external-by-name", serverExtra: String = "smtp_auth plain login cram-md5 external;") async throws {
             env = try await TestEnvironment(authArguments: authArguments, postfix: true,
                                       extraUsers: ["john%20doe+tag odd-pass 127.0.0.1 *"])
             do {

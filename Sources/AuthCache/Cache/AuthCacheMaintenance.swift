@@ -2,7 +2,7 @@ import Glibc
 import Synchronization
 
 /// The background thread of one cache database: writes queued ledger
-/// entries in batches (every second, or as soon as 100 are waiting) and
+/// entries and hit counts in batches (every second, or as soon as 100 are waiting) and
 /// purges expired rows every minute, so sessions never wait on these writes.
 public final class AuthCacheMaintenance: Sendable {
     public let shared: AuthCacheShared
@@ -55,6 +55,7 @@ public final class AuthCacheMaintenance: Sendable {
     /// Writes everything queued, a batch per transaction; on a fault keeps
     /// the entries for the next round (the queue is bounded).
     static func flush(_ store: AuthCacheStore, _ shared: AuthCacheShared) {
+        store.writeHits(shared.takeHits())
         for _ in 0..<100 {
             let batch = shared.takeLedger(max: 1000)
             if batch.isEmpty { return }

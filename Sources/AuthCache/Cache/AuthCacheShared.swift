@@ -10,6 +10,10 @@ public final class AuthCacheShared: Sendable {
     public let counters = AuthCacheCounters()
     private let faulted = Mutex(false)
     private let ledgerQueue = Mutex<[LedgerEntry]>([])
+    /// Hits not yet counted in `cached_logins`, by lookup id: the counter is
+    /// for operators, so a hit only notes it here and the background writer
+    /// adds them up, keeping every write transaction off the login path.
+    private let pendingHits = Mutex<[[UInt8]: PendingHit]>([:])
     /// The queue's bound: past it, new entries are dropped and counted.
     public let ledgerCapacity: Int
 
@@ -55,6 +59,27 @@ public final class AuthCacheShared: Sendable {
 
     var ledgerQueued: Int { ledgerQueue.withLock { $0.count } }
 
+    /// Notes one cache hit for the background writer. Bounded like the
+    /// ledger: past capacity distinct entries, further new ones are not counted.
+    func noteHit(lookupID: [UInt8], at now: Int64) {
+        pendingHits.withLock { hits in
+            if var hit = hits[lookupID] {
+                hit.count += 1
+                hit.lastAt = max(hit.lastAt, now)
+                hits[lookupID] = hit
+            } else if hits.count < ledgerCapacity {
+                hits[lookupID] = PendingHit(count: 1, lastAt: now)
+            }
+        }
+    }
+
+    func takeHits() -> [[UInt8]: PendingHit] {
+        pendingHits.withLock { hits in
+            defer { hits.removeAll(keepingCapacity: true) }
+            return hits
+        }
+    }
+
     func takeLedger(max: Int) -> [LedgerEntry] {
         ledgerQueue.withLock { q in
             let n = Swift.min(max, q.count)
@@ -71,6 +96,11 @@ public final class AuthCacheShared: Sendable {
             q.insert(contentsOf: entries.prefix(room), at: 0)
         }
     }
+}
+
+struct PendingHit: Sendable {
+    var count: Int64
+    var lastAt: Int64
 }
 
 public enum CacheLogLevel: Sendable {

@@ -49,9 +49,8 @@ public final class AuthCacheStore {
             let backend = CachedBackend(
                 host: s.text(2) ?? "", port: Int(s.int(3)), user: s.blob(4),
                 password: s.blob(5).map { crypt($0, salt: salt, password: password) })
-            // The hit counter is for operators only: a read-only or busy file still answers.
-            let touch = try db.statement("UPDATE cached_logins SET hits = hits + 1, last_hit_at = ? WHERE lookup_id = ?")
-            try? touch.bind(1, now).bind(2, blob: id).run()
+            // The hit counter is for operators only: the background writer adds it up.
+            shared.noteHit(lookupID: id, at: now)
             return backend
         }
         switch result {
@@ -212,6 +211,31 @@ public final class AuthCacheStore {
             }
         }
         if done != nil { shared.counters.ledgerWritten.add(UInt64(entries.count), ordering: .relaxed) }
+        return done != nil
+    }
+
+    /// Adds noted hits to `cached_logins` in one transaction. False when
+    /// the cache is faulted (the counts are then lost: they are statistics).
+    @discardableResult
+    func writeHits(_ hits: [[UInt8]: PendingHit]) -> Bool {
+        guard !hits.isEmpty else { return true }
+        let done: Void? = withDatabase { db throws(CacheError) in
+            try db.execute("BEGIN IMMEDIATE")
+            do throws(CacheError) {
+                let s = try db.statement("""
+                    UPDATE cached_logins SET hits = hits + ?, last_hit_at = max(coalesce(last_hit_at, 0), ?)
+                    WHERE lookup_id = ?
+                    """)
+                for (id, hit) in hits {
+                    s.bind(1, hit.count).bind(2, hit.lastAt).bind(3, blob: id)
+                    try s.run()
+                }
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
         return done != nil
     }
 

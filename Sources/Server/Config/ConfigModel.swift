@@ -238,6 +238,29 @@ public struct SSLSettings: Sendable, Equatable {
     }
 }
 
+/// TLS from Postern to the backend (`proxy_ssl on`), with the names and
+/// meanings of nginx's stream `proxy_ssl_*` directives.
+public struct ProxySSLSettings: Sendable, Equatable {
+    public var enabled = false
+    /// `proxy_ssl_verify`: check the backend's chain and name.
+    public var verify = false
+    public var verifyDepth = 1
+    public var trustedCertificate: String?
+    /// `proxy_ssl_name`: the name checked and sent as SNI; nil means the
+    /// upstream's address as the auth service gave it.
+    public var name: String?
+    /// `proxy_ssl_server_name`: send SNI (nginx's default is off).
+    public var sendServerName = false
+    public var protocols: [String] = ["TLSv1.2", "TLSv1.3"]
+    public var ciphers = "DEFAULT"
+    /// A client certificate to present to the backend.
+    public var certificate: String?
+    public var certificateKey: String?
+    public var passwordFile: String?
+
+    public init() {}
+}
+
 /// One `server { }` with every value in effect: its own, else the `mail`
 /// block's, else nginx's default.
 public struct ServerSettings: Sendable, Equatable {
@@ -270,6 +293,7 @@ public struct ServerSettings: Sendable, Equatable {
 
     public var starttls = StartTLSMode.off
     public var ssl = SSLSettings()
+    public var proxySSL = ProxySSLSettings()
 
     /// Capabilities as configured, before nginx adds AUTH=/STARTTLS ones.
     public var imapCapabilities = ["IMAP4", "IMAP4rev1", "UIDPLUS"]
@@ -321,7 +345,7 @@ public struct ServerSettings: Sendable, Equatable {
             && a.proxy == b.proxy && a.proxyBuffer == b.proxyBuffer && a.proxyTimeout == b.proxyTimeout
             && a.proxyPassErrorMessage == b.proxyPassErrorMessage && a.xclient == b.xclient
             && a.proxySMTPAuth == b.proxySMTPAuth && a.proxyProtocol == b.proxyProtocol
-            && a.setRealIPFrom == b.setRealIPFrom && a.starttls == b.starttls && a.ssl == b.ssl
+            && a.setRealIPFrom == b.setRealIPFrom && a.starttls == b.starttls && a.ssl == b.ssl && a.proxySSL == b.proxySSL
             && a.imapCapabilities == b.imapCapabilities && a.imapAuth == b.imapAuth
             && a.imapClientBuffer == b.imapClientBuffer && a.pop3Capabilities == b.pop3Capabilities
             && a.pop3Auth == b.pop3Auth && a.smtpCapabilities == b.smtpCapabilities

@@ -197,5 +197,18 @@ enum DirectiveTable {
         DirectiveSpec(name: "session_pool_queue", contexts: .mail, arity: .exactly(1), kind: .number),
         DirectiveSpec(name: "relay_threads", contexts: .mail, arity: .exactly(1), kind: .number),
         DirectiveSpec(name: "max_line_length", contexts: .mailAndServer, arity: .exactly(1), kind: .size),
+        // TLS to the backend, named as ngx_stream_proxy_module's proxy_ssl_* directives.
+        DirectiveSpec(name: "proxy_ssl", contexts: .mailAndServer, arity: .exactly(1), kind: .flag),
+        DirectiveSpec(name: "proxy_ssl_verify", contexts: .mailAndServer, arity: .exactly(1), kind: .flag),
+        DirectiveSpec(name: "proxy_ssl_verify_depth", contexts: .mailAndServer, arity: .exactly(1), kind: .number),
+        DirectiveSpec(name: "proxy_ssl_trusted_certificate", contexts: .mailAndServer, arity: .exactly(1), kind: .string),
+        DirectiveSpec(name: "proxy_ssl_name", contexts: .mailAndServer, arity: .exactly(1), kind: .string),
+        DirectiveSpec(name: "proxy_ssl_server_name", contexts: .mailAndServer, arity: .exactly(1), kind: .flag),
+        DirectiveSpec(name: "proxy_ssl_protocols", contexts: .mailAndServer, arity: .oneOrMore,
+                      kind: .bitmask(["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"])),
+        DirectiveSpec(name: "proxy_ssl_ciphers", contexts: .mailAndServer, arity: .exactly(1), kind: .string),
+        DirectiveSpec(name: "proxy_ssl_certificate", contexts: .mailAndServer, arity: .exactly(1), kind: .string),
+        DirectiveSpec(name: "proxy_ssl_certificate_key", contexts: .mailAndServer, arity: .exactly(1), kind: .string),
+        DirectiveSpec(name: "proxy_ssl_password_file", contexts: .mailAndServer, arity: .exactly(1), kind: .string),
     ]
 }

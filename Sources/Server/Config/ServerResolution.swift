@@ -142,6 +142,32 @@ extension ConfigInterpreter {
         s.starttls = starttls
         s.ssl = ssl
 
+        var proxySSL = ProxySSLSettings()
+        proxySSL.enabled = pick { $0.flag("proxy_ssl") } ?? false
+        proxySSL.verify = pick { $0.flag("proxy_ssl_verify") } ?? false
+        proxySSL.verifyDepth = pick { $0.number("proxy_ssl_verify_depth") } ?? 1
+        proxySSL.trustedCertificate = pick { $0.string("proxy_ssl_trusted_certificate") }.map(confPath)
+        proxySSL.name = pick { $0.string("proxy_ssl_name") }
+        proxySSL.sendServerName = pick { $0.flag("proxy_ssl_server_name") } ?? false
+        proxySSL.protocols = pick { $0.choices("proxy_ssl_protocols") } ?? ["TLSv1.2", "TLSv1.3"]
+        proxySSL.ciphers = pick { $0.string("proxy_ssl_ciphers") } ?? "DEFAULT"
+        proxySSL.certificate = pick { $0.string("proxy_ssl_certificate") }.map(confPath)
+        proxySSL.certificateKey = pick { $0.string("proxy_ssl_certificate_key") }.map(confPath)
+        proxySSL.passwordFile = pick { $0.string("proxy_ssl_password_file") }.map(confPath)
+        if proxySSL.enabled {
+            // As nginx's stream proxy: verifying needs something to verify against,
+            // and a certificate needs its key.
+            if proxySSL.verify && proxySSL.trustedCertificate == nil {
+                errors.append(ConfigError("no proxy_ssl_trusted_certificate for proxy_ssl_verify in \(whereText)",
+                                          at: .none))
+            }
+            if proxySSL.certificate != nil && proxySSL.certificateKey == nil {
+                errors.append(ConfigError("no \"proxy_ssl_certificate_key\" is defined for certificate "
+                    + "\"\(proxySSL.certificate ?? "")\" in \(whereText)", at: .none))
+            }
+        }
+        s.proxySSL = proxySSL
+
         s.imapCapabilities = pick { $0.strings("imap_capabilities") } ?? ["IMAP4", "IMAP4rev1", "UIDPLUS"]
         s.imapAuth = Self.authMethods(pick { $0.choices("imap_auth") }) ?? [.plain]
         s.imapClientBuffer = pick { $0.bytes("imap_client_buffer") } ?? 4096
