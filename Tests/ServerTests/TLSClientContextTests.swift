@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import Server
 
@@ -16,6 +17,24 @@ import Testing
         let (s2, c2) = try tlsConnected(server: Self.backend, client: try Self.verifying(), serverName: "127.0.0.1")
         #expect(s2.requestedServerName == nil)
         s2.close(); c2.close()
+    }
+
+    /// proxy_ssl_server_name off: the name is still verified but no SNI is sent.
+    @Test func verifyWithoutSendingName() throws {
+        let (a, b) = try Socket.pair()
+        let box = Mutex<TLSStream?>(nil)
+        let t = startThread(name: "tls-nosni") { box.withLock { $0 = try? TLSStream.accept(a, contexts: TLSClientContextTests.backend, deadline: .after(millis: 5000)) } }
+        let client = try TLSStream.connect(b, context: try Self.verifying(), serverName: "localhost", sendServerName: false, deadline: .after(millis: 5000))
+        t.join()
+        let server = try #require(box.withLock { $0 })
+        #expect(server.requestedServerName == nil && client.requestedServerName == nil)
+        server.close(); client.close()
+        let (c, d) = try Socket.pair()
+        let t2 = startThread(name: "tls-nosni2") { _ = try? TLSStream.accept(c, contexts: TLSClientContextTests.backend, deadline: .after(millis: 5000)) }
+        #expect(throws: TLSError.self) {
+            _ = try TLSStream.connect(d, context: try Self.verifying(), serverName: "mail.test", sendServerName: false, deadline: .after(millis: 5000))
+        }
+        t2.join()
     }
 
     /// A name the certificate does not carry fails the handshake with the reason.

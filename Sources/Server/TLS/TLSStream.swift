@@ -41,7 +41,7 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     /// The certificate the peer presented, either side (client side: the backend's).
     public private(set) var peerCertificate: TLSPeerCertificate?
 
-    /// The SNI name the client sent (server side), or the one we sent (client side).
+    /// The SNI name the client sent (server side), or the one we sent (client side; nil if none).
     public var requestedServerName: String? { sniName }
     /// The `byName` entry SNI selected (its name as given), nil when the default served.
     public var selectedName: String? { sniSelected }
@@ -73,15 +73,19 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     /// Client side (proxy_ssl). `serverName`: the SNI to send and, when the
     /// context verifies, the name the certificate must carry; an IP address is
     /// checked against the certificate's IP SANs and not sent (RFC 6066 §3).
+    /// `sendServerName: false` checks the name without sending it (nginx's
+    /// `proxy_ssl_server_name off`, its default, with `proxy_ssl_verify on`).
     /// `session`: a session from an earlier connection to offer for resumption.
-    public static func connect(_ socket: Socket, context: TLSClientContext, serverName: String?, deadline: Deadline,
-                               session: TLSSession? = nil) throws(TLSError) -> TLSStream {
+    public static func connect(_ socket: Socket, context: TLSClientContext, serverName: String?, sendServerName: Bool = true,
+                               deadline: Deadline, session: TLSSession? = nil) throws(TLSError) -> TLSStream {
         let stream = try make(socket, ctx: context.ctx, contexts: nil, clientContext: context)
         if let session { _ = SSL_set_session(stream.ssl, session.session) }
         if let name = serverName, !name.isEmpty {
-            stream.sniName = name
             let isIP = isIPLiteral(name)
-            if !isIP { _ = cossl_set_tlsext_host_name(stream.ssl, name) }
+            if sendServerName && !isIP {
+                stream.sniName = name
+                _ = cossl_set_tlsext_host_name(stream.ssl, name)
+            }
             if context.settings.verify {
                 SSL_set_hostflags(stream.ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
                 let ok = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.ssl), name) : SSL_set1_host(stream.ssl, name)
