@@ -12,13 +12,17 @@
 # (ticket1.key, ticket2.key: 80 bytes; ticket48.key: 48 bytes).
 #
 # Idempotent: a complete OUTDIR (marked by .complete) is left as it is. Work
-# happens in a private staging directory moved into place file by file, so two
-# runs into the same OUTDIR never see each other's half-written files.
+# happens in a private staging directory under a lock on OUTDIR/.lock.
 # Certificates and public files are 0644, keys 0600.
 set -euo pipefail
 
 out=${1:?usage: gen-test-certs.sh OUTDIR}
 mkdir -p "$out"
+[ -f "$out/.complete" ] && exit 0
+# Concurrent runs into one OUTDIR: the first generates, the others wait and
+# find it complete (never a certificate from one run with a key from another).
+exec 9>"$out/.lock"
+flock 9
 [ -f "$out/.complete" ] && exit 0
 
 stage=$(mktemp -d "$out/.stage.XXXXXX")

@@ -9,7 +9,7 @@ import Glibc
 /// Not supported: `ssl_certificate_compression` (ignored) and `data:` certificates.
 public final class TLSServerContext: @unchecked Sendable {
     let ctx: OpaquePointer
-    private let ticketKeys: TLSTicketKeys?
+    let ticketKeys: TLSTicketKeys?
     public let settings: SSLSettings
 
     public init(settings: SSLSettings) throws(TLSError) {
@@ -32,6 +32,7 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         // Every context can serve as a listener's default, whose SNI callback picks the others.
         _ = cossl_ctx_set_servername_cb(ctx, TLSServerContextSet.servernameCallback)
+        SSL_CTX_set_alpn_select_cb(ctx, TLSServerContextSet.alpnCallback, nil)
     }
 
     deinit { SSL_CTX_free(ctx) }
@@ -46,8 +47,8 @@ public final class TLSServerContext: @unchecked Sendable {
         if s.certificates.isEmpty {
             throw .config("no \"ssl_certificate\" is defined")
         }
-        if s.certificates.count != s.certificateKeys.count {
-            throw .config("no \"ssl_certificate_key\" is defined for certificate \"\(s.certificates[min(s.certificateKeys.count, s.certificates.count - 1)])\"")
+        if s.certificateKeys.count < s.certificates.count {
+            throw .config("no \"ssl_certificate_key\" is defined for certificate \"\(s.certificates[s.certificates.count - 1])\"")
         }
         let passwords = try s.passwordFile.map { (p: String) throws(TLSError) in try TLSContextLoading.readPasswords(p) } ?? []
         for (cert, key) in zip(s.certificates, s.certificateKeys) {
@@ -71,36 +72,34 @@ public final class TLSServerContext: @unchecked Sendable {
     /// handshake (nginx's verify callback always accepts); the session reads
     /// the verify result afterwards and answers in its protocol.
     private static func configureVerification(_ ctx: OpaquePointer, _ s: SSLSettings) throws(TLSError) {
-        if let ca = s.clientCertificate {
-            try TLSContextLoading.loadVerifyLocations(ctx, path: ca)
-            // The CA names sent in CertificateRequest so clients pick a matching certificate.
-            guard let names = SSL_load_client_CA_file(ca) else {
-                throw OpenSSLErrors.config("SSL_load_client_CA_file(\"\(ca)\") failed")
-            }
-            SSL_CTX_set_client_CA_list(ctx, names)
-        }
-        if let trusted = s.trustedCertificate {
-            try TLSContextLoading.loadVerifyLocations(ctx, path: trusted)
-        }
-        if let crl = s.crl {
-            guard let store = SSL_CTX_get_cert_store(ctx),
-                  let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file()) else {
-                throw OpenSSLErrors.config("X509_STORE_add_lookup() failed")
-            }
-            if X509_load_crl_file(lookup, crl, X509_FILETYPE_PEM) == 0 {
-                throw OpenSSLErrors.config("X509_LOOKUP_load_file(\"\(crl)\") failed")
-            }
-            X509_STORE_set_flags(store, cossl_crl_check_all())
-        }
-        switch s.verifyClient {
-        case .off:
-            break
-        case .on, .optional, .optionalNoCA:
+        // As nginx, the CA files and the CRL are read only when clients are verified.
+        if s.verifyClient != .off {
             if s.verifyClient != .optionalNoCA && s.clientCertificate == nil && s.trustedCertificate == nil {
                 throw .config("no ssl_client_certificate or ssl_trusted_certificate for ssl_verify_client")
             }
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, acceptAnyVerifyResult)
             SSL_CTX_set_verify_depth(ctx, Int32(clamping: s.verifyDepth))
+            if let ca = s.clientCertificate {
+                try TLSContextLoading.loadVerifyLocations(ctx, path: ca)
+                // The CA names sent in CertificateRequest so clients pick a matching certificate.
+                guard let names = SSL_load_client_CA_file(ca) else {
+                    throw OpenSSLErrors.config("SSL_load_client_CA_file(\"\(ca)\") failed")
+                }
+                SSL_CTX_set_client_CA_list(ctx, names)
+            }
+            if let trusted = s.trustedCertificate {
+                try TLSContextLoading.loadVerifyLocations(ctx, path: trusted)
+            }
+            if let crl = s.crl {
+                guard let store = SSL_CTX_get_cert_store(ctx),
+                      let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file()) else {
+                    throw OpenSSLErrors.config("X509_STORE_add_lookup() failed")
+                }
+                if X509_load_crl_file(lookup, crl, X509_FILETYPE_PEM) == 0 {
+                    throw OpenSSLErrors.config("X509_LOOKUP_load_file(\"\(crl)\") failed")
+                }
+                X509_STORE_set_flags(store, cossl_crl_check_all())
+            }
         }
         // Without a session id context OpenSSL refuses to resume sessions of a
         // context that verifies clients; derive it from what makes this context distinct.

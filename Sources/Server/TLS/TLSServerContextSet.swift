@@ -8,13 +8,42 @@ public final class TLSServerContextSet: @unchecked Sendable {
     public let defaultContext: TLSServerContext
     public let named: [(name: String, context: TLSServerContext)]
     private let matcher: TLSServerNameMatcher
+    /// The listener's protocol in ALPN wire form (length-prefixed), or nil.
+    private let alpnWire: UnsafeMutableBufferPointer<UInt8>?
 
     /// `byName` names are server_name values: exact (case-insensitive) or
     /// "*.example.org" / ".example.org" / "mail.*".
-    public init(default: TLSServerContext, byName: [(name: String, context: TLSServerContext)] = []) {
+    /// `alpn`: the listener's protocol ("imap", "pop3", "smtp"). As nginx's mail
+    /// module, a client that offers ALPN without it fails the handshake
+    /// (no_application_protocol); a client offering no ALPN is unaffected.
+    public init(default: TLSServerContext, byName: [(name: String, context: TLSServerContext)] = [], alpn: String? = nil) {
         defaultContext = `default`
         named = byName
         matcher = TLSServerNameMatcher(names: byName.map(\.name))
+        if let alpn, !alpn.isEmpty, alpn.utf8.count < 256 {
+            let bytes = [UInt8(alpn.utf8.count)] + Array(alpn.utf8)
+            let wire = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+            _ = wire.initialize(from: bytes)
+            alpnWire = wire
+        } else {
+            alpnWire = nil
+        }
+    }
+
+    deinit { alpnWire?.deallocate() }
+
+    /// Chooses the listener's protocol from the client's ALPN list (RFC 7301 §3.2).
+    static let alpnCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
+                                             UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?) -> Int32 = { ssl, out, outLength, client, clientLength, _ in
+        guard let ssl, let out, let outLength,
+              let raw = SSL_get_ex_data(ssl, TLSStream.exDataIndex) else { return SSL_TLSEXT_ERR_NOACK }
+        let stream = Unmanaged<TLSStream>.fromOpaque(raw).takeUnretainedValue()
+        guard let wire = stream.contexts?.alpnWire else { return SSL_TLSEXT_ERR_NOACK }
+        var selected: UnsafeMutablePointer<UInt8>?
+        let result = SSL_select_next_proto(&selected, outLength, wire.baseAddress, UInt32(wire.count), client, clientLength)
+        guard result == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+        out.pointee = UnsafePointer(selected)
+        return SSL_TLSEXT_ERR_OK
     }
 
     /// The entry for an SNI name, or nil for the default.

@@ -20,6 +20,8 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     private var handshakeDone = false
     private var failed = false
     private var writeShut = false
+    /// close_notify could not be written yet (send buffer full); retried on the next read.
+    private var shutdownPending = false
     private var readWantsWrite = false
     private var writeWantsRead = false
 
@@ -34,9 +36,12 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     public private(set) var clientVerify = "NONE"
     /// X509_V_OK (0) etc.; -1 when the peer sent no certificate.
     public private(set) var clientVerifyCode = -1
+    /// The certificate the client presented (server side only).
     public private(set) var clientCertificate: TLSPeerCertificate?
+    /// The certificate the peer presented, either side (client side: the backend's).
+    public private(set) var peerCertificate: TLSPeerCertificate?
 
-    /// The SNI name the client sent (server side), or the one we sent (client side).
+    /// The SNI name the client sent (server side), or the one we sent (client side; nil if none).
     public var requestedServerName: String? { sniName }
     /// The `byName` entry SNI selected (its name as given), nil when the default served.
     public var selectedName: String? { sniSelected }
@@ -68,12 +73,19 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     /// Client side (proxy_ssl). `serverName`: the SNI to send and, when the
     /// context verifies, the name the certificate must carry; an IP address is
     /// checked against the certificate's IP SANs and not sent (RFC 6066 §3).
-    public static func connect(_ socket: Socket, context: TLSClientContext, serverName: String?, deadline: Deadline) throws(TLSError) -> TLSStream {
+    /// `sendServerName: false` checks the name without sending it (nginx's
+    /// `proxy_ssl_server_name off`, its default, with `proxy_ssl_verify on`).
+    /// `session`: a session from an earlier connection to offer for resumption.
+    public static func connect(_ socket: Socket, context: TLSClientContext, serverName: String?, sendServerName: Bool = true,
+                               deadline: Deadline, session: TLSSession? = nil) throws(TLSError) -> TLSStream {
         let stream = try make(socket, ctx: context.ctx, contexts: nil, clientContext: context)
+        if let session { _ = SSL_set_session(stream.ssl, session.session) }
         if let name = serverName, !name.isEmpty {
-            stream.sniName = name
             let isIP = isIPLiteral(name)
-            if !isIP { _ = cossl_set_tlsext_host_name(stream.ssl, name) }
+            if sendServerName && !isIP {
+                stream.sniName = name
+                _ = cossl_set_tlsext_host_name(stream.ssl, name)
+            }
             if context.settings.verify {
                 SSL_set_hostflags(stream.ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
                 let ok = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.ssl), name) : SSL_set1_host(stream.ssl, name)
@@ -149,12 +161,15 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
             cipherName = String(cString: name)
         }
         sessionReused = SSL_session_reused(ssl) == 1
-        if contexts != nil, let peer = SSL_get1_peer_certificate(ssl) {
+        if let peer = SSL_get1_peer_certificate(ssl) {
             defer { X509_free(peer) }
-            let code = SSL_get_verify_result(ssl)
-            clientVerifyCode = code
-            clientVerify = code == X509_V_OK ? "SUCCESS" : "FAILED:" + String(cString: X509_verify_cert_error_string(code))
-            clientCertificate = TLSPeerCertificate(x509: peer)
+            peerCertificate = TLSPeerCertificate(x509: peer)
+            if contexts != nil {
+                let code = SSL_get_verify_result(ssl)
+                clientVerifyCode = code
+                clientVerify = code == X509_V_OK ? "SUCCESS" : "FAILED:" + String(cString: X509_verify_cert_error_string(code))
+                clientCertificate = peerCertificate
+            }
         }
         ERR_clear_error()
     }
@@ -167,6 +182,23 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
             throw .io(error)
         }
         if !ready { throw .timedOut }
+    }
+
+    /// The session to offer on a later connection (client side). With TLS 1.3
+    /// the server sends it after the handshake, so ask after the first read.
+    public var session: TLSSession? {
+        if closed.load(ordering: .acquiring) { return nil }
+        guard let s = SSL_get1_session(ssl) else { return nil }
+        return TLSSession(owning: s)
+    }
+
+    /// Drops this connection's session from the server's cache (a rejected client).
+    func forgetSession() {
+        if closed.load(ordering: .acquiring) { return }
+        if let session = SSL_get_session(ssl), let ctx = SSL_get_SSL_CTX(ssl) {
+            _ = SSL_CTX_remove_session(ctx, session)
+        }
+        ERR_clear_error()
     }
 
     // MARK: Blocking-style I/O (pre-login phase)
@@ -235,6 +267,7 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> RelayIO {
         if closed.load(ordering: .acquiring) { return .failed(.badFileDescriptor) }
+        if shutdownPending { flushShutdown() }
         readWantsWrite = false
         ERR_clear_error()
         var count = 0
@@ -283,17 +316,25 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     public var hasBufferedInput: Bool {
         !closed.load(ordering: .acquiring) && SSL_pending(ssl) > 0
     }
-    public var needsPollOutToRead: Bool { readWantsWrite }
+    public var needsPollOutToRead: Bool { readWantsWrite || shutdownPending }
     public var needsPollInToWrite: Bool { writeWantsRead }
 
     /// Sends close_notify, then shuts the TCP write side; reading goes on
     /// (TLS 1.3 allows half-close; OpenSSL keeps reading after its close_notify).
+    /// If the send buffer is full, close_notify stays pending and goes out on a
+    /// later read (the stream then asks for POLLOUT) or at close.
     public func shutdownWrite() {
         if closed.load(ordering: .acquiring) || writeShut { return }
         writeShut = true
+        flushShutdown()
+    }
+
+    private func flushShutdown() {
         ERR_clear_error()
         let rc = SSL_shutdown(ssl)
+        let error = rc < 0 ? SSL_get_error(ssl, rc) : SSL_ERROR_NONE
         ERR_clear_error()
+        shutdownPending = rc < 0 && error == SSL_ERROR_WANT_WRITE
         if rc >= 0 { try? socket.shutdownWrite() }
     }
 
@@ -301,7 +342,7 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     /// first gets a best-effort close_notify, as nginx sends on close.
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
-        if handshakeDone && !failed && !writeShut {
+        if handshakeDone && !failed && (!writeShut || shutdownPending) {
             ERR_clear_error()
             _ = SSL_shutdown(ssl)
         }

@@ -38,15 +38,25 @@ final class TLSTicketKeys: Sendable {
     /// ex_data slot on SSL_CTX holding an unretained pointer to the context's keys.
     static let exDataIndex: Int32 = cossl_ctx_get_ex_new_index()
 
+    /// OpenSSL calls the callback of the context the connection started with
+    /// (its session context), also after SNI switched to another server's
+    /// context; nginx likewise uses the default server's keys then. So the
+    /// keys are those of the listener's default context.
+    private static func keys(for ssl: OpaquePointer) -> TLSTicketKeys? {
+        if let raw = SSL_get_ex_data(ssl, TLSStream.exDataIndex) {
+            let stream = Unmanaged<TLSStream>.fromOpaque(raw).takeUnretainedValue()
+            if let keys = stream.contexts?.defaultContext.ticketKeys { return keys }
+        }
+        guard let ctx = SSL_get_SSL_CTX(ssl), let raw = SSL_CTX_get_ex_data(ctx, exDataIndex) else { return nil }
+        return Unmanaged<TLSTicketKeys>.fromOpaque(raw).takeUnretainedValue()
+    }
+
     /// OpenSSL's ticket callback. enc == 1: fill name and IV, set up cipher and
     /// MAC with the first key. enc == 0: find the key by name (0: unknown,
     /// full handshake), 2 asks OpenSSL to issue a fresh ticket under the
     /// current key because an older key decrypted this one.
     static let callback: cossl_ticket_evp_cb = { ssl, name, iv, cipherCtx, macCtx, enc in
-        guard let ssl, let name, let iv, let cipherCtx, let macCtx,
-              let ctx = SSL_get_SSL_CTX(ssl),
-              let raw = SSL_CTX_get_ex_data(ctx, TLSTicketKeys.exDataIndex) else { return -1 }
-        let ring = Unmanaged<TLSTicketKeys>.fromOpaque(raw).takeUnretainedValue()
+        guard let ssl, let name, let iv, let cipherCtx, let macCtx, let ring = keys(for: ssl) else { return -1 }
         if enc == 1 {
             guard let key = ring.keys.first else { return -1 }
             let cipher = key.aes256 ? EVP_aes_256_cbc() : EVP_aes_128_cbc()
