@@ -144,14 +144,12 @@ final class RelayPair {
 
     /// Moves bytes both ways after poll; sets `closeReason` when the pair is done.
     func service(clientEvents: Int16, backendEvents: Int16, pool: RelayBufferPool, counters: RelayCounters, now: Int64) {
-        let readable = Int16(POLLIN | POLLHUP | POLLERR)
-        let writable = Int16(POLLOUT | POLLHUP | POLLERR)
         pump(&toBackend, from: client, fromSide: .client, to: backend, toSide: .backend,
-             sourceReady: clientEvents & readable != 0, destinationReady: backendEvents & writable != 0,
+             sourceReady: ready(client, clientEvents, toRead: true), destinationReady: ready(backend, backendEvents, toRead: false),
              pool: pool, counters: counters, now: now)
         if closeReason != nil { return }
         pump(&toClient, from: backend, fromSide: .backend, to: client, toSide: .client,
-             sourceReady: backendEvents & readable != 0, destinationReady: clientEvents & writable != 0,
+             sourceReady: ready(backend, backendEvents, toRead: true), destinationReady: ready(client, clientEvents, toRead: false),
              pool: pool, counters: counters, now: now)
         if closeReason != nil { return }
 
@@ -162,6 +160,16 @@ final class RelayPair {
             let direction = first == .client ? toBackend : toClient
             if direction.pending == 0 { closeReason = .closedBy(first) }
         }
+    }
+
+    /// Whether poll's events let a read (or write) be tried. A TLS endpoint whose
+    /// last read wanted to write (SSL_ERROR_WANT_WRITE, a pending close_notify)
+    /// retries the read on POLLOUT, and a write that wanted to read on POLLIN.
+    private func ready(_ endpoint: any RelayEndpoint, _ events: Int16, toRead: Bool) -> Bool {
+        let readable = Int16(POLLIN | POLLHUP | POLLERR)
+        let writable = Int16(POLLOUT | POLLHUP | POLLERR)
+        if toRead { return events & readable != 0 || (endpoint.needsPollOutToRead && events & writable != 0) }
+        return events & writable != 0 || (endpoint.needsPollInToWrite && events & readable != 0)
     }
 
     /// Bounded rounds per wake-up so one busy pair cannot starve the others.
