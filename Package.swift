@@ -19,7 +19,7 @@ let package = Package(
         // Pure protocol code: no sockets, clocks or threads.
         .target(name: "Protocols"),
         // auth_http client and (later) the SQLite cache.
-        .target(name: "AuthCache", dependencies: ["CCurl", "CSQLite"]),
+        .target(name: "AuthCache", dependencies: ["CCurl", "CSQLite", "COpenSSL"]),
         // Config, CLI, listeners, sessions, relay, TLS, logging.
         .target(name: "Server", dependencies: ["Protocols", "AuthCache", "COpenSSL", "CNetShims", "CResolv"]),
         .executableTarget(name: "postern", dependencies: ["Server"]),
