@@ -64,9 +64,11 @@ final class SessionConnection {
 
     /// The client-side handshake toward a backend (`proxy_ssl on`). On
     /// failure the socket is closed.
-    func connectTLS(context: TLSClientContext, serverName: String?, deadline: Deadline) throws(TLSError) {
+    func connectTLS(context: TLSClientContext, serverName: String?, sendServerName: Bool,
+                    deadline: Deadline) throws(TLSError) {
         precondition(tls == nil, "TLS is already active")
-        tls = try TLSStream.connect(socket, context: context, serverName: serverName, deadline: deadline)
+        tls = try TLSStream.connect(socket, context: context, serverName: serverName, sendServerName: sendServerName,
+                                    deadline: deadline)
     }
 
     func setNoDelay() {

@@ -62,43 +62,30 @@ extension ProxySessionCore {
         }
     }
 
-    /// Verification errors `ssl_verify_client optional_no_ca` lets pass: those
-    /// about a chain that cannot be completed or is self-signed (nginx's
-    /// ngx_ssl_verify_error_optional).
-    static let errorsOptionalWithoutCA: Set<Int> = [
-        2,  // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
-        18, // X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
-        19, // X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
-        20, // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-        21, // X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
-        27, // X509_V_ERR_CERT_UNTRUSTED
-    ]
-
     /// nginx's check after every handshake (ngx_mail_verify_cert): with
     /// `ssl_verify_client` on or optional, a certificate that failed
     /// verification gets the protocol's "SSL certificate error" reply and the
     /// session ends; with `on`, so does a missing certificate ("No required
-    /// SSL certificate"). false: the session is closed.
+    /// SSL certificate"). The TLS layer drops a refused session from the
+    /// cache, so it cannot be resumed past the check. false: the session is closed.
     private mutating func checkClientCertificate(_ stream: TLSStream) -> Bool {
-        guard let tls = settings.clientTLS, tls.verifyClient != .off else { return true }
-        let code = stream.clientVerifyCode
-        if stream.clientCertificate != nil, code != 0,
-           !(tls.verifyClient == .optionalNoCA && Self.errorsOptionalWithoutCA.contains(code)) {
+        guard let tls = settings.clientTLS else { return true }
+        switch stream.checkClientCertificate(tls.verifyClient) {
+        case .accepted:
+            return true
+        case .verifyError(let code, let message):
             outcome = "rejected"
-            let reason = stream.clientVerify.hasPrefix("FAILED:") ? String(stream.clientVerify.dropFirst(7)) : stream.clientVerify
-            log.info("client SSL certificate verify error: (\(code):\(reason))")
+            log.info("client SSL certificate verify error: (\(code):\(message))")
             _ = send(settings.mailProtocol.sslCertificateErrorReply)
             close(reason: "client SSL certificate verify error", level: nil)
             return false
-        }
-        if tls.verifyClient == .on && stream.clientCertificate == nil {
+        case .noCertificate:
             outcome = "rejected"
             log.info("client sent no required SSL certificate")
             _ = send(settings.mailProtocol.sslCertificateRequiredReply)
             close(reason: "client sent no required SSL certificate", level: nil)
             return false
         }
-        return true
     }
 
     /// The Auth-SSL-* headers as nginx sends them: protocol and cipher on any
@@ -123,14 +110,14 @@ extension ProxySessionCore {
     /// `proxy_ssl on`: the TLS handshake with the backend after the TCP
     /// connect (and PROXY header), before its greeting. The name checked and
     /// sent is `proxy_ssl_name`, else the upstream's address as the auth
-    /// service gave it. A failure is the backend's: internal server error to
+    /// service gave it; it goes into SNI only with `proxy_ssl_server_name on`. A failure is the backend's: internal server error to
     /// the client, an error line, both sides closed. false: the session is closed.
     mutating func connectBackendTLS(_ backend: SessionConnection, auth: AuthAccepted) -> Bool {
         guard let tls = settings.backendTLS else { return true }
         log.set(action: "SSL handshaking to upstream")
         let name = tls.name ?? auth.server.hostText
         do throws(TLSError) {
-            try backend.connectTLS(context: tls.context, serverName: name,
+            try backend.connectTLS(context: tls.context, serverName: name, sendServerName: tls.sendServerName,
                                    deadline: .after(millis: settings.timeoutMillis))
             log.debug("upstream SSL handshake done: \(backend.tls?.protocolVersion ?? "")")
         } catch {
