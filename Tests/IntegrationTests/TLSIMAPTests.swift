@@ -4,7 +4,7 @@ import Testing
 /// IMAP over TLS through Postern to a real Dovecot: implicit TLS (`listen ...
 /// ssl`), STARTTLS, SNI, session resumption, client certificates, and the
 /// STARTTLS command-injection case. Certificates come from scripts/gen-test-certs.sh.
-@Suite("TLS: IMAP through Postern", .enabled(if: PosternBinary.canProxy && !PosternBinary.isNginxOracle,
+@Suite("TLS: IMAP through Postern", .serialized, .enabled(if: PosternBinary.canProxy && !PosternBinary.isNginxOracle,
                                              "postern cannot proxy yet"))
 struct TLSIMAPTests {
     /// imaplib over implicit TLS verifies mail.test, logs in and reads the INBOX; the auth request says TLS.

@@ -3,7 +3,7 @@ import Testing
 
 /// POP3 (Dovecot) and SMTP (Postfix with XCLIENT) over implicit TLS and
 /// STLS/STARTTLS through Postern, with `starttls only` and the injection case.
-@Suite("TLS: POP3 and SMTP through Postern", .enabled(if: PosternBinary.canProxy && !PosternBinary.isNginxOracle,
+@Suite("TLS: POP3 and SMTP through Postern", .serialized, .enabled(if: PosternBinary.canProxy && !PosternBinary.isNginxOracle,
                                                       "postern cannot proxy yet"))
 struct TLSPOP3SMTPTests {
     /// poplib logs in over implicit TLS (995-style) and over STLS; STLS is offered before TLS only.
