@@ -10,8 +10,8 @@ final class TLSStack {
 
     /// `ssl_certificate` for mail.test is set at mail level; `listenParameters`
     /// ("ssl") and the other strings go where `PosternProcess` puts them, with
-    /// `@CERTS@` (the certificate directory) and `@BACKEND_CA@` (the test
-    /// Dovecot's CA) filled in.
+    /// `@CERTS@` (the certificate directory), `@BACKEND_CA@` (the test
+    /// Dovecot's CA) and `@DIR@` (the environment's directory) filled in.
     init(protocol name: String = "imap", listenParameters: String = "", serverExtra: String = "",
          mailExtra: String = "", extraServers: String = "", authArguments: String = "",
          postfix: Bool = false, timeout: String = "10s") async throws {
@@ -20,8 +20,10 @@ final class TLSStack {
             guard let dir = TestCertificates.directory else { throw TLSStackError.certificates(TestCertificates.failure) }
             certs = dir
             let backendCA = (try? env.value("BACKEND_CA")) ?? ""
+            let envDirectory = env.directory.path
             func fill(_ text: String) -> String {
                 text.replacingOccurrences(of: "@CERTS@", with: dir).replacingOccurrences(of: "@BACKEND_CA@", with: backendCA)
+                    .replacingOccurrences(of: "@DIR@", with: envDirectory)
             }
             let tlsMail = """
                     ssl_certificate \(dir)/mail-rsa.pem;
