@@ -71,4 +71,23 @@ struct TLSPOP3SMTPTests {
         #expect(answer.hasPrefix(proto == "pop3" ? "+OK" : "220"), "\(result.stdout)")
         #expect(result.json["injected_answered"] as? Bool == false, "\(result.stdout)")
     }
+
+    /// ssl_verify_client on without a certificate: POP3 and SMTP get nginx's "No required SSL certificate" reply.
+    @Test(arguments: ["pop3", "smtp"])
+    func missingClientCertificate(proto: String) async throws {
+        let stack = try await TLSStack(protocol: proto, listenParameters: "ssl", serverExtra: """
+                ssl_verify_client on;
+                ssl_client_certificate @CERTS@/ca.pem;
+            """)
+        defer { stack.stop() }
+        let result = try await stack.tlsClient(["cert", "127.0.0.1", stack.port, "alice", "--ca", stack.ca])
+        let expected = proto == "pop3" ? "-ERR No required SSL certificate\r\n"
+            : "421 4.7.1 No required SSL certificate\r\n"
+        #expect(result.json["first"] as? String == expected, "\(result.stdout)\n\(stack.postern.logs())")
+        let rogue = try await stack.tlsClient(["cert", "127.0.0.1", stack.port, "alice", "--ca", stack.ca,
+                                               "--cert", stack.certs + "/rogue-client.pem",
+                                               "--key", stack.certs + "/rogue-client.key"])
+        let error = proto == "pop3" ? "-ERR SSL certificate error\r\n" : "421 4.7.1 SSL certificate error\r\n"
+        #expect(rogue.json["first"] as? String == error, "\(rogue.stdout)")
+    }
 }
