@@ -208,6 +208,26 @@ struct TLSIMAPTests {
         #expect(dovecot.contains("TLS"), "Dovecot did not log a TLS login:\n\(dovecot.suffix(2000))")
     }
 
+    /// A 20 MiB message crosses the relay byte for byte with TLS on both sides (`listen ... ssl` and `proxy_ssl`).
+    @Test func largeMessageOverTLSBothSides() async throws {
+        let stack = try await TLSStack(listenParameters: "ssl", serverExtra: """
+                proxy_ssl on;
+                proxy_ssl_verify on;
+                proxy_ssl_trusted_certificate @BACKEND_CA@;
+                proxy_ssl_name localhost;
+                proxy_buffer 16k;
+                auth_http_header X-Backend-TLS on;
+            """)
+        defer { stack.stop() }
+        let env = stack.env
+        let result = try await stack.tlsClient(["large", "127.0.0.1", stack.port, try env.value("LARGE_USER"),
+                                                try env.value("TEST_PASS"), try env.value("LARGE_FOLDER"),
+                                                "--ca", stack.ca])
+        #expect(result.json["sha256"] as? String == (try env.value("LARGE_SHA256")),
+                "\(result.stdout)\(result.stderr)\n\(stack.postern.logs())")
+        #expect(result.json["size"] as? Int == Int(try env.value("LARGE_SIZE")))
+    }
+
     /// A backend whose certificate does not verify gets the client an internal error and an error line.
     @Test func backendVerificationFailure() async throws {
         let stack = try await TLSStack(serverExtra: """

@@ -11,6 +11,8 @@ Python's ssl module) for Postern's TLS integration tests.
         and reports whether the second command was ever answered.
     tls_client.py plain  PROTO HOST PORT USER PASS
         No TLS: reports the capabilities and the answer to a login attempt.
+    tls_client.py large  HOST PORT USER PASS FOLDER --ca CA
+        IMAP on implicit TLS: fetches message 1 of FOLDER, reports size and SHA-256.
     tls_client.py cert   HOST PORT --ca CA [--cert C --key K]
         IMAP on implicit TLS with an optional client certificate: reports the
         first line the proxy sends and whether AUTHENTICATE EXTERNAL succeeds.
@@ -21,6 +23,7 @@ JSON carries what was seen; the Swift test judges it). Every socket has a timeou
 
 import argparse
 import base64
+import hashlib
 import imaplib
 import json
 import poplib
@@ -219,6 +222,18 @@ def plain(args):
     return report(greeting=greeting, capabilities=caps, login_answer=login_answer, auth_answer=auth_answer)
 
 
+def large(args):
+    client = imaplib.IMAP4_SSL(args.host, args.port, ssl_context=context(args), timeout=TIMEOUT)
+    client.login(args.user, args.password)
+    client.select(args.folder, readonly=True)
+    started = time.monotonic()
+    typ, fetched = client.fetch("1", "(BODY.PEEK[])")
+    seconds = time.monotonic() - started
+    body = fetched[0][1]
+    client.logout()
+    return report(size=len(body), sha256=hashlib.sha256(body).hexdigest(), seconds=round(seconds, 3))
+
+
 def cert(args):
     ctx = context(args)
     sock = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
@@ -262,6 +277,13 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("user")
     p.add_argument("password")
+    p = sub.add_parser("large")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("user")
+    p.add_argument("password")
+    p.add_argument("folder")
+    p.add_argument("--ca", required=True)
     p = sub.add_parser("cert")
     p.add_argument("host")
     p.add_argument("port", type=int)
@@ -271,7 +293,7 @@ def main():
     p.add_argument("--key")
     args = parser.parse_args()
     try:
-        return {"login": login, "inject": inject, "plain": plain, "cert": cert}[args.command](args)
+        return {"login": login, "inject": inject, "plain": plain, "cert": cert, "large": large}[args.command](args)
     except Exception as error:  # the test reads the JSON
         report(error=f"{type(error).__name__}: {error}")
         return 1
