@@ -311,7 +311,6 @@ struct ProxySessionCore {
             return nil
         }
         try? backend.setNoDelay()
-        try? client.setNoDelay()
         if let header = peer.backendHeader(version: settings.backendProxyProtocol) {
             log.set(action: "sending PROXY protocol header to upstream")
             do {
