@@ -385,7 +385,7 @@ struct ProxySessionCore {
         let ledger = ledgerEntry(outcome: "proxied", reason: nil)
         let cacheShared = cacheGate?.store.shared
         services.relay.add(client: SocketEndpoint(client), backend: SocketEndpoint(backend),
-                           options: settings.relay) { stats in
+                           options: settings.relay, local: worker.relayLocal) { stats in
             let seconds = Double(monotonicNanoseconds() - started) / 1e9
             sessionLog.info("session finished: protocol=\(name) bytes_in=\(stats.bytesClientToBackend) "
                 + "bytes_out=\(stats.bytesBackendToClient) duration=\(formatSeconds(seconds)) "

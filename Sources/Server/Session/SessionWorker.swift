@@ -8,6 +8,9 @@ public final class SessionWorker {
     /// temporary failure and log `authSetupError`.
     public let auth: AuthHTTPClient?
     public let authSetupError: AuthHTTPError?
+    /// Buffers and pipes for relaying a pair on this thread right after its
+    /// login, before a relay thread takes it (`RelayOptions.lingerMillis`).
+    public let relayLocal = RelayLocal()
     /// This thread's connections to auth caches, by settings, opened
     /// on first use. Never shared: SQLite connections stay on one thread.
     private var caches: [AuthCacheSettings: AuthCacheStore] = [:]
