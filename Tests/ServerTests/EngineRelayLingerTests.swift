@@ -61,6 +61,36 @@ import Testing
         #expect(engine.livePairs == 0)
     }
 
+    /// A pair with bytes stuck in flight (a reader that does not read) is handed over when the linger ends, bytes and all.
+    @Test func busyPairIsHandedOverWithItsBytes() throws {
+        let engine = try RelayEngine(threads: 1)
+        defer { engine.stop() }
+        let (clientApp, clientEnd) = try tcpPair()
+        let (backendEnd, backendApp) = try tcpPair()
+        let recorded = StatsRecorder()
+        let payload = randomBytes(4 << 20)
+        let writer = startThread(name: "t-write") { [payload] in
+            try? clientApp.writeAll(payload, deadline: .after(millis: 20_000))
+            try? clientApp.shutdownWrite()
+        }
+        // Nobody reads the backend side yet: the calling thread cannot finish the pair.
+        engine.add(client: SocketEndpoint(clientEnd), backend: SocketEndpoint(backendEnd),
+                   options: RelayOptions(idleTimeoutMillis: 20_000, useSplice: true, splicePipeSize: 65536,
+                                         lingerMillis: 30),
+                   local: RelayLocal()) { stats in
+            recorded.list.withLock { $0.append(stats) }
+        }
+        #expect(recorded.list.withLock { $0.isEmpty })
+        let received = try readAll(backendApp, limit: payload.count, millis: 20_000)
+        writer.join()
+        #expect(checksum(received) == checksum(payload))
+        try backendApp.shutdownWrite()
+        _ = try readAll(clientApp, millis: 5000)
+        let deadline = Deadline.after(millis: 5000)
+        while recorded.list.withLock({ $0.isEmpty }) && !deadline.hasPassed { sleepMillis(5) }
+        #expect(recorded.list.withLock { $0.first?.bytesClientToBackend } == UInt64(payload.count))
+    }
+
     /// With a linger of 0 the pair goes straight to a relay thread.
     @Test func zeroLingerHandsOverAtOnce() throws {
         let engine = try RelayEngine(threads: 1)

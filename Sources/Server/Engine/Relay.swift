@@ -47,8 +47,8 @@ public final class RelayEngine: Sendable {
     /// `add`, but the calling thread (a session thread) first relays the pair
     /// itself for up to `options.lingerMillis`, with `local`'s buffers. A pair
     /// that ends in that time (a LOGIN followed by LOGOUT) never costs a
-    /// relay thread a wake-up; one still open is handed over the first time
-    /// it is idle after the linger, so idle sessions still hold no session thread.
+    /// relay thread a wake-up; one still open is handed over when the linger
+    /// ends, so idle sessions still hold no session thread.
     public func add(client: any RelayEndpoint, backend: any RelayEndpoint, options: RelayOptions, local: RelayLocal,
                     onClose: @escaping @Sendable (RelayStats) -> Void) {
         guard options.lingerMillis > 0, !stopped.load(ordering: .acquiring) else {
@@ -239,22 +239,22 @@ public final class RelayLocal {
     public init() {}
 
     /// Relays `pair` on this thread until it ends (false: finished and
-    /// reported here) or it is idle after `millis` (true: hand it over).
+    /// reported here) or `millis` passed (true: hand it over).
     func linger(_ pair: RelayPair, millis: Int, counters: RelayCounters) -> Bool {
         let handOverAt = monotonicNanoseconds() + Int64(millis) * 1_000_000
         var fds = [pollfd(fd: -1, events: 0, revents: 0), pollfd(fd: -1, events: 0, revents: 0)]
         // Bounded: each round either waits for the rest of the linger or moves bytes.
         while true {
             var now = monotonicNanoseconds()
-            let idle = pair.toBackend.holdsNothing && pair.toClient.holdsNothing
-            if idle && now >= handOverAt && !pair.hasBufferedInput { return true }
+            // Hand over even with bytes in flight: a slow reader of a big FETCH
+            // must not keep a session thread. Buffers and pipes go along; the
+            // relay thread's pool takes them back when they empty.
+            if now >= handOverAt && !pair.hasBufferedInput { return true }
             let (ce, be) = pair.pollEvents()
             fds[0] = pollfd(fd: ce == 0 ? -1 : pair.client.fd, events: ce, revents: 0)
             fds[1] = pollfd(fd: be == 0 ? -1 : pair.backend.fd, events: be, revents: 0)
             var wait = max(0, min(handOverAt, pair.idleDeadline) - now)
             if pair.hasBufferedInput { wait = 0 }
-            // Past the linger with bytes in flight: wait for the peers, not longer than the idle timeout.
-            if now >= handOverAt { wait = max(0, pair.idleDeadline - now) }
             let millis = Int32(min((wait + 999_999) / 1_000_000, Int64(Int32.max)))
             do throws(Errno) {
                 _ = try sysPoll(&fds, timeoutMillis: millis)

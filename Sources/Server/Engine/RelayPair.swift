@@ -89,14 +89,13 @@ struct RelayDirection {
         return buffer == nil || end < capacity || start > 0
     }
     var finished: Bool { sourceEnded && pending == 0 && shutdownSent }
-    /// Holds no buffer and no pipe (so it may change threads).
-    var holdsNothing: Bool { buffer == nil && pipe == nil }
 }
 
 /// A client/backend pair owned by one thread at a time: the session thread
-/// while it lingers, then one relay thread. It crosses threads once, idle
-/// (no buffer or pipe held), through the relay thread's locked inbox; hence
-/// `@unchecked Sendable`.
+/// while it lingers, then one relay thread. It crosses threads once, through
+/// the relay thread's locked inbox, with any buffer or pipe it holds (they
+/// are plain memory and descriptors; the relay thread's pool takes them back
+/// when they empty); hence `@unchecked Sendable`.
 final class RelayPair: @unchecked Sendable {
     let client: any RelayEndpoint
     let backend: any RelayEndpoint
