@@ -18,6 +18,9 @@
 # Without --postern it builds .build/release/postern (swift build -c release).
 # POSTERN_TESTENV names another scripts/testenv.sh to use. BENCH_MAIL_EXTRA adds
 # directives to the mail block of both proxies (e.g. "proxy_buffer 64k;").
+# BENCH_SESSIONS overrides the session count of every login workload.
+# BENCH_WRAP_POSTERN / BENCH_WRAP_NGINX prefix the proxy's command line, e.g.
+# "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.postern" (bench/profile.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,6 +55,7 @@ case "$size" in
         CONCS="1 16 64"; SESSIONS_C1=200; SESSIONS_CN=1000; FETCH_MB=64; FETCH_PARALLEL=8; IDLE_COUNTS="8000 1000" ;;
     *) die "--size is tiny or full" ;;
 esac
+if [[ -n "${BENCH_SESSIONS:-}" ]]; then SESSIONS_C1=$BENCH_SESSIONS; SESSIONS_CN=$BENCH_SESSIONS; fi
 
 testenv=${POSTERN_TESTENV:-$repo/scripts/testenv.sh}
 [[ -x "$testenv" || -f "$testenv" ]] || die "no $testenv (the Dovecot test environment)"
@@ -68,7 +72,8 @@ cleanup() {
     local pid
     for pid in "${started_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${started_pids[@]}"; do
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        # A proxy under valgrind needs longer to write its profile.
+        for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     done
     bash "$testenv" stop "$work/env" >/dev/null 2>&1 || true
@@ -257,14 +262,14 @@ CONF
     mail_block "$postern_imap" "$postern_pop3" "$postern_smtp"
 } >"$work/postern/postern.conf"
 
-(ulimit -n 20000 && exec nginx -p "$work/nginx" -c "$work/nginx/nginx.conf") >"$work/nginx/stdout" 2>&1 &
+(ulimit -n 20000 && exec ${BENCH_WRAP_NGINX:-} nginx -p "$work/nginx" -c "$work/nginx/nginx.conf") >"$work/nginx/stdout" 2>&1 &
 nginx_pid=$!
 started_pids+=("$nginx_pid")
-(ulimit -n 20000 && exec "$postern_bin" -p "$work/postern" -c "$work/postern/postern.conf") >"$work/postern/stdout" 2>&1 &
+(ulimit -n 20000 && exec ${BENCH_WRAP_POSTERN:-} "$postern_bin" -p "$work/postern" -c "$work/postern/postern.conf") >"$work/postern/stdout" 2>&1 &
 postern_pid=$!
 started_pids+=("$postern_pid")
-port_open "$nginx_imap" || die "nginx did not start: $(cat "$work/nginx/error.log" "$work/nginx/stdout" 2>/dev/null)"
-port_open "$postern_imap" || die "postern did not start: $(cat "$work/postern/error.log" "$work/postern/stdout" 2>/dev/null)"
+port_open "$nginx_imap" 600 || die "nginx did not start: $(cat "$work/nginx/error.log" "$work/nginx/stdout" 2>/dev/null)"
+port_open "$postern_imap" 600 || die "postern did not start: $(cat "$work/postern/error.log" "$work/postern/stdout" 2>/dev/null)"
 
 # POP3 and SMTP run against Postern only when this build opens their listeners.
 postern_pop3_ok=0 postern_smtp_ok=0

@@ -3,7 +3,7 @@ import Testing
 @testable import AuthCache
 
 /// Runs the client against a real HTTP server (Fixtures/auth_stub.py).
-@Suite("auth_http client over libcurl", .serialized)
+@Suite("auth_http client", .serialized)
 struct AuthHTTPClientTests {
     init() { AuthHTTPClient.globalInit() }
 

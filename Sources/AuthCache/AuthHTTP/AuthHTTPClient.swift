@@ -1,54 +1,33 @@
-import CCurl
 import Glibc
 
-/// The auth_http client: one per worker thread (it owns a libcurl easy
-/// handle, which must stay on one thread, so it is not Sendable).
+/// The auth_http client: one per worker thread (it owns the connection to
+/// the auth service, which must stay on one thread, so it is not Sendable).
 ///
-/// The handle is reused, so libcurl keeps the connection to the auth service
-/// open between requests. That is a deliberate difference from nginx: nginx
+/// A small HTTP/1.1 client written for this one exchange, like nginx's own
+/// auth_http reader (libcurl cost more instructions per login than the
+/// rest of the session, and several syscalls per request). The connection is
+/// kept open between requests: a deliberate difference from nginx, which
 /// sends `GET <uri> HTTP/1.0` and closes after every answer; Postern sends
 /// the same headers with `HTTP/1.1`, and when the service closes anyway
-/// (HTTP/1.0 servers, `Connection: close`) libcurl simply reconnects.
-///
-/// Call `AuthHTTPClient.globalInit()` once before starting threads.
+/// (HTTP/1.0 servers, `Connection: close`, an unframed or oversized body)
+/// the next request opens a new connection. A kept-alive connection the
+/// service dropped while idle is retried once on a fresh one.
 public final class AuthHTTPClient {
-    private let handle: UnsafeMutableRawPointer
-    /// libcurl writes its error text here (CURLOPT_ERRORBUFFER).
-    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private var connection: AuthHTTPConnection?
 
     /// nginx's `auth_http_timeout` default (60s).
     public static let defaultTimeoutMillis = 60_000
 
-    private static let globalInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-
-    /// Initialises libcurl for the process. Call once from the main thread
-    /// before any worker starts (curl_global_init is not thread-safe in
-    /// older libcurl); later calls return the first result.
+    /// Kept for callers from the libcurl days; there is nothing to set up.
     @discardableResult
-    public static func globalInit() -> Bool {
-        globalInitResult == CURLE_OK
-    }
+    public static func globalInit() -> Bool { true }
 
-    public init() throws(AuthHTTPError) {
-        guard Self.globalInit() else {
-            throw .clientSetupFailed(cause: "curl_global_init failed")
-        }
-        guard let h = curl_easy_init() else {
-            throw .clientSetupFailed(cause: "curl_easy_init failed")
-        }
-        handle = h
-        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    }
-
-    deinit {
-        curl_easy_cleanup(handle)
-        errorBuffer.deallocate()
-    }
+    public init() throws(AuthHTTPError) {}
 
     /// Asks the auth service about one login. Returns within about
-    /// `timeoutMillis` (name lookup, connect and whole exchange together:
-    /// libcurl's threaded resolver honours the timeout; nginx applies
+    /// `timeoutMillis` (connect and whole exchange together; a host name is
+    /// resolved with getaddrinfo when a connection is opened, which the
+    /// timeout does not bound; nginx resolves once at start-up and applies
     /// `auth_http_timeout` to sending and to receiving separately).
     /// `.success` carries the decision, already checked with
     /// `checkAuthResponse`; `.failure` and `.tempFail` both mean a temporary
@@ -84,106 +63,168 @@ public final class AuthHTTPClient {
 
     /// One HTTP exchange: returns the parsed response head.
     public func perform(_ request: AuthRequest, url: AuthHTTPURL, timeoutMillis: Int) -> Result<AuthResponseHead, AuthHTTPError> {
-        let service = url.description
         let timeout = max(1, timeoutMillis)
-        var headerList: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headerList) }
-        for field in authRequestHeaderFields(request, host: url.hostHeader) {
-            guard let appended = appendHeader(headerList, curlHeaderLine(field)) else {
-                return .failure(.clientSetupFailed(cause: "curl_slist_append failed"))
+        let deadline = AuthDeadline.after(millis: timeout)
+        let wire = authRequestBytes(request, url: url)
+        if let open = connection, open.endpoint != url.endpoint { connection = nil }
+        // A reused connection may have been closed by the service while idle:
+        // one more try on a fresh connection, as a browser (and libcurl) does.
+        for attempt in 0..<2 {
+            let reused = connection != nil
+            do throws(AuthHTTPConnection.Failure) {
+                let open: AuthHTTPConnection
+                if let kept = connection {
+                    open = kept
+                } else {
+                    open = try AuthHTTPConnection.open(url.endpoint, deadline: deadline)
+                    connection = open
+                }
+                try open.send(wire, deadline: deadline)
+                let (head, reusable) = try readResponse(open, service: url, deadline: deadline)
+                if !reusable { connection = nil }
+                return head
+            } catch {
+                connection = nil
+                switch error {
+                case .closedBeforeAnswer where reused && attempt == 0:
+                    continue
+                case .transfer where reused && attempt == 0:
+                    continue
+                case .closedBeforeAnswer:
+                    return .failure(.badResponse(service: url.description, cause: "sent invalid response: empty reply"))
+                case .connect(let cause):
+                    return .failure(.connectFailed(service: url.description, cause: cause))
+                case .timedOut:
+                    return .failure(.timedOut(service: url.description, afterMillis: timeout))
+                case .transfer(let cause):
+                    return .failure(.transferFailed(service: url.description, cause: cause))
+                }
             }
-            headerList = appended
         }
-        // An empty "Accept:" removes libcurl's default header; nginx sends none.
-        guard let withAccept = appendHeader(headerList, Array("Accept:".utf8)) else {
-            return .failure(.clientSetupFailed(cause: "curl_slist_append failed"))
-        }
-        headerList = withAccept
+        return .failure(.transferFailed(service: url.description, cause: "connection closed"))
+    }
 
-        let state = TransferState()
-        let statePointer = Unmanaged.passUnretained(state).toOpaque()
-        errorBuffer[0] = 0
-
-        var setupFailed = false
-        func check(_ code: CURLcode) { if code != CURLE_OK { setupFailed = true } }
-        check(ccurl_setopt_str(handle, CURLOPT_URL, url.curlURL))
-        switch url.endpoint {
-        case .unix(let path): check(ccurl_setopt_str(handle, CURLOPT_UNIX_SOCKET_PATH, path))
-        case .inet: check(ccurl_setopt_str(handle, CURLOPT_UNIX_SOCKET_PATH, nil))
-        }
-        // Never let http_proxy / no_proxy from the environment reroute auth.
-        check(ccurl_setopt_str(handle, CURLOPT_PROXY, ""))
-        check(ccurl_setopt_str(handle, CURLOPT_PROTOCOLS_STR, "http"))
-        check(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
-        check(ccurl_setopt_long(handle, CURLOPT_HTTPGET, 1))
-        check(ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)))
-        check(ccurl_setopt_long(handle, CURLOPT_PATH_AS_IS, 1))
-        check(ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
-        check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeout))
-        check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, timeout))
-        check(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
-        check(ccurl_setopt_ptr(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)))
-        check(ccurl_setopt_writefn(handle, CURLOPT_HEADERFUNCTION, authHTTPHeaderCallback))
-        check(ccurl_setopt_ptr(handle, CURLOPT_HEADERDATA, statePointer))
-        check(ccurl_setopt_writefn(handle, CURLOPT_WRITEFUNCTION, authHTTPBodyCallback))
-        check(ccurl_setopt_ptr(handle, CURLOPT_WRITEDATA, statePointer))
-        if setupFailed {
-            return .failure(.clientSetupFailed(cause: "curl_easy_setopt failed"))
-        }
-
-        let code = withExtendedLifetime(state) { curl_easy_perform(handle) }
-        // The slist and state die after this call: unhook them from the handle.
-        _ = ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, nil)
-        _ = ccurl_setopt_ptr(handle, CURLOPT_HEADERDATA, nil)
-        _ = ccurl_setopt_ptr(handle, CURLOPT_WRITEDATA, nil)
-
-        if state.headTooLarge {
-            return .failure(.badResponse(service: service, cause: AuthResponseHeadError.tooLarge.description))
-        }
-        // A body over the limit aborts the transfer once the head is complete;
-        // the head still counts (the connection is dropped, not reused).
-        if code != CURLE_OK && !(code == CURLE_WRITE_ERROR && state.bodyTooLarge) {
-            return .failure(classify(code, service: service, timeout: timeout))
-        }
-        switch parseAuthResponseHead(state.head) {
-        case .success(let head): return .success(head)
-        case .failure(let error): return .failure(.badResponse(service: service, cause: error.description))
+    /// Reads one response: its head, and a short body (discarded) so the
+    /// connection can serve the next request. The second value says whether it can.
+    private func readResponse(_ connection: AuthHTTPConnection, service url: AuthHTTPURL,
+                              deadline: AuthDeadline) throws(AuthHTTPConnection.Failure)
+        -> (Result<AuthResponseHead, AuthHTTPError>, reusable: Bool) {
+        var bytes: [UInt8] = []
+        var headStart = 0
+        var pollFirst = true
+        while true {
+            let n = try connection.receive(into: &bytes, max: 4096, pollFirst: pollFirst, deadline: deadline)
+            pollFirst = true
+            if n == 0 {
+                if bytes.isEmpty { throw .closedBeforeAnswer }
+                // Closed mid-head: the parser names what is missing.
+                let partial = Array(bytes[headStart...])
+                if case .failure(let e) = parseAuthResponseHead(partial) {
+                    return (.failure(.badResponse(service: url.description, cause: e.description)), false)
+                }
+                return (.failure(.badResponse(service: url.description, cause: AuthResponseHeadError.incomplete.description)), false)
+            }
+            while let headEnd = endOfHead(bytes, from: headStart) {
+                let head = Array(bytes[headStart..<headEnd])
+                let parsed: AuthResponseHead
+                switch parseAuthResponseHead(head) {
+                case .success(let h): parsed = h
+                case .failure(let e): return (.failure(.badResponse(service: url.description, cause: e.description)), false)
+                }
+                // An interim answer (100 Continue) is followed by the real one.
+                if (100..<200).contains(parsed.status) {
+                    headStart = headEnd
+                    continue
+                }
+                let reusable = try skipBody(parsed, head: head, buffered: bytes.count - headEnd,
+                                            connection: connection, deadline: deadline)
+                return (.success(parsed), reusable)
+            }
+            if bytes.count - headStart > AuthHTTPLimits.maxResponseHeadBytes {
+                return (.failure(.badResponse(service: url.description, cause: AuthResponseHeadError.tooLarge.description)), false)
+            }
         }
     }
 
-    private func appendHeader(_ list: UnsafeMutablePointer<curl_slist>?, _ line: [UInt8]) -> UnsafeMutablePointer<curl_slist>? {
-        // Escaping left no NUL in the line, so the C string is the whole line.
-        let cString = line.map { CChar(bitPattern: $0) } + [0]
-        return cString.withUnsafeBufferPointer { curl_slist_append(list, $0.baseAddress) }
+    /// Where the head starting at `start` ends (after its empty line), or nil
+    /// while it is incomplete. A bare LF ends a line as nginx's reader allows.
+    private func endOfHead(_ bytes: [UInt8], from start: Int) -> Int? {
+        var lineStart = start
+        var i = start
+        while i < bytes.count {
+            if bytes[i] == 0x0A {
+                let length = i - lineStart
+                if length == 0 || (length == 1 && bytes[lineStart] == 0x0D) { return i + 1 }
+                lineStart = i + 1
+            }
+            i += 1
+        }
+        return nil
     }
 
-    private func classify(_ code: CURLcode, service: String, timeout: Int) -> AuthHTTPError {
-        let detail = String(cString: errorBuffer)
-        let cause = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-        switch code {
-        case CURLE_OPERATION_TIMEDOUT:
-            return .timedOut(service: service, afterMillis: timeout)
-        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return .connectFailed(service: service, cause: cause)
-        case CURLE_WEIRD_SERVER_REPLY, CURLE_UNSUPPORTED_PROTOCOL, CURLE_GOT_NOTHING,
-             CURLE_HTTP_RETURNED_ERROR, CURLE_BAD_CONTENT_ENCODING:
-            return .badResponse(service: service, cause: "sent invalid response: \(cause)")
-        default:
-            return .transferFailed(service: service, cause: cause)
+    /// Reads and drops a body framed by Content-Length when it is small;
+    /// anything else (chunked, read-until-close, too long, HTTP/1.0 without
+    /// keep-alive, `Connection: close`) ends the connection instead. Returns
+    /// whether the connection is clean for the next request.
+    private func skipBody(_ head: AuthResponseHead, head raw: [UInt8], buffered: Int,
+                          connection: AuthHTTPConnection, deadline: AuthDeadline) throws(AuthHTTPConnection.Failure) -> Bool {
+        var contentLength: Int?
+        var chunked = false
+        var close = false
+        var keepAlive = false
+        for field in head.headers {
+            if asciiEqualsIgnoringCase(field.name, "content-length") {
+                guard let n = parseDecimal(field.value) else { return false }
+                contentLength = n
+            } else if asciiEqualsIgnoringCase(field.name, "transfer-encoding") {
+                chunked = true
+            } else if asciiEqualsIgnoringCase(field.name, "connection") {
+                if containsIgnoringCase(field.value, "close") { close = true }
+                if containsIgnoringCase(field.value, "keep-alive") { keepAlive = true }
+            }
         }
+        let http11 = raw.starts(with: Array("HTTP/1.1".utf8))
+        if close || (!http11 && !keepAlive) || chunked { return false }
+        let bodyless = head.status == 204 || head.status == 304
+        let length = bodyless ? 0 : contentLength
+        guard let length, length <= AuthHTTPLimits.maxResponseBodyBytes else { return false }
+        var left = length - buffered
+        if left < 0 { return false }  // bytes beyond the answer: not ours to interpret
+        var sink: [UInt8] = []
+        while left > 0 {
+            sink.removeAll(keepingCapacity: true)
+            let n = try connection.receive(into: &sink, max: min(left, 4096), pollFirst: false, deadline: deadline)
+            if n == 0 { return false }
+            left -= n
+        }
+        return true
     }
 }
 
-/// libcurl drops a custom header whose value is blank ("Name: " means
-/// "remove Name"), but nginx sends empty Auth-User, Auth-Pass and
-/// Auth-SMTP-* values. libcurl's spelling for "send Name with an empty
-/// value" is "Name;".
-func curlHeaderLine(_ line: [UInt8]) -> [UInt8] {
-    guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
-          line[(colon + 1)...].allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
-        return line
+/// ASCII case-insensitive name comparison (header names are ASCII; String's
+/// lowercased() and contains() cost more than the rest of the exchange).
+private func asciiEqualsIgnoringCase(_ name: String, _ lowercase: StaticString) -> Bool {
+    var utf8 = name.utf8.makeIterator()
+    let pattern = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+    for expected in pattern {
+        guard let b = utf8.next(), b | 0x20 == expected || b == expected else { return false }
     }
-    return Array(line[..<colon]) + [UInt8(ascii: ";")]
+    return utf8.next() == nil
+}
+
+/// Whether `value` contains the lower-case ASCII `token`, ignoring case.
+private func containsIgnoringCase(_ value: [UInt8], _ token: StaticString) -> Bool {
+    let pattern = UnsafeBufferPointer(start: token.utf8Start, count: token.utf8CodeUnitCount)
+    guard value.count >= pattern.count else { return false }
+    for start in 0...(value.count - pattern.count) {
+        var match = true
+        for (k, expected) in pattern.enumerated() {
+            let b = value[start + k]
+            if b != expected && b | 0x20 != expected { match = false; break }
+        }
+        if match { return true }
+    }
+    return false
 }
 
 /// Blocks the calling thread; nanosleep resumes after EINTR.
@@ -195,44 +236,4 @@ public func sleepSeconds(_ seconds: Int) {
         if nanosleep(&request, &remaining) == 0 || errno != EINTR { return }
         request = remaining
     }
-}
-
-/// What the callbacks collect during one transfer.
-private final class TransferState {
-    var head: [UInt8] = []
-    var headTooLarge = false
-    var bodyBytes = 0
-    var bodyTooLarge = false
-}
-
-/// CURLOPT_HEADERFUNCTION: libcurl hands over the status line and each
-/// header line; a new status line (after a 1xx answer) starts afresh.
-private let authHTTPHeaderCallback: ccurl_write_fn = { data, size, count, context in
-    guard let data, let context else { return 0 }
-    let state = Unmanaged<TransferState>.fromOpaque(context).takeUnretainedValue()
-    let length = size * count
-    let bytes = UnsafeRawBufferPointer(start: data, count: length)
-    if bytes.starts(with: "HTTP/".utf8) {
-        state.head.removeAll(keepingCapacity: true)
-    }
-    guard state.head.count + length <= AuthHTTPLimits.maxResponseHeadBytes else {
-        state.headTooLarge = true
-        return 0
-    }
-    state.head.append(contentsOf: bytes)
-    return length
-}
-
-/// CURLOPT_WRITEFUNCTION: the body is not used; read a bounded amount so a
-/// short body leaves the connection reusable.
-private let authHTTPBodyCallback: ccurl_write_fn = { _, size, count, context in
-    guard let context else { return 0 }
-    let state = Unmanaged<TransferState>.fromOpaque(context).takeUnretainedValue()
-    let length = size * count
-    state.bodyBytes += length
-    if state.bodyBytes > AuthHTTPLimits.maxResponseBodyBytes {
-        state.bodyTooLarge = true
-        return 0
-    }
-    return length
 }

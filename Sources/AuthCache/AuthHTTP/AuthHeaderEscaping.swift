@@ -39,6 +39,20 @@ enum AuthHeaderEscaping {
         escapeControls(Array(text.utf8))
     }
 
+    /// Appends `bytes` to `out`, escaping those `needsEscape` picks.
+    static func appendEscaped<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to out: inout [UInt8],
+                                                      where needsEscape: (UInt8) -> Bool) {
+        for byte in bytes {
+            if needsEscape(byte) {
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            } else {
+                out.append(byte)
+            }
+        }
+    }
+
     private static func escape(_ bytes: [UInt8], where needsEscape: (UInt8) -> Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)

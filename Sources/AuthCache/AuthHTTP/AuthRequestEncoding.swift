@@ -7,20 +7,55 @@
 /// `host` is the Host header value: the auth_http host without its port, or
 /// "localhost" for a unix socket (`AuthHTTPURL.hostHeader`).
 public func authRequestHeaderFields(_ r: AuthRequest, host: String) -> [[UInt8]] {
+    var block: [UInt8] = []
+    appendAuthRequestHeaders(r, host: host, to: &block)
+    // Escaping leaves no CR or LF inside a line, so CRLF separates them exactly.
     var lines: [[UInt8]] = []
-    func add(_ name: String, _ value: [UInt8]) {
-        lines.append(Array(name.utf8) + Array(": ".utf8) + value)
+    var start = 0
+    var i = 0
+    while i + 1 < block.count {
+        if block[i] == 0x0D && block[i + 1] == 0x0A {
+            lines.append(Array(block[start..<i]))
+            i += 2
+            start = i
+        } else {
+            i += 1
+        }
     }
-    func addRaw(_ name: String, _ value: String) {
-        add(name, AuthHeaderEscaping.escapeControls(value))
+    return lines
+}
+
+/// Writes the header lines of `authRequestHeaderFields`, each ended by CRLF,
+/// straight into `out`: one buffer for the whole request, no array per line
+/// (building lines separately cost more than the rest of the exchange).
+func appendAuthRequestHeaders(_ r: AuthRequest, host: String, to out: inout [UInt8]) {
+    func name(_ n: StaticString) {
+        out.append(contentsOf: UnsafeBufferPointer(start: n.utf8Start, count: n.utf8CodeUnitCount))
+        out.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
+    }
+    func end() { out.append(contentsOf: [0x0D, 0x0A]) }
+    func addRaw(_ n: StaticString, _ value: String) {
+        name(n)
+        AuthHeaderEscaping.appendEscaped(value.utf8, to: &out, where: AuthHeaderEscaping.isControl)
+        end()
+    }
+    func addControls(_ n: StaticString, _ value: [UInt8]) {
+        name(n)
+        AuthHeaderEscaping.appendEscaped(value, to: &out, where: AuthHeaderEscaping.isControl)
+        end()
+    }
+    func addCredential(_ n: StaticString, _ value: [UInt8]) {
+        name(n)
+        AuthHeaderEscaping.appendEscaped(value, to: &out, where: AuthHeaderEscaping.isEscapedInCredential)
+        end()
     }
 
     addRaw("Host", host)
     addRaw("Auth-Method", r.method)
-    add("Auth-User", AuthHeaderEscaping.escapeCredential(r.user))
-    add("Auth-Pass", AuthHeaderEscaping.escapeCredential(r.password))
+    addCredential("Auth-User", r.user)
+    addCredential("Auth-Pass", r.password)
     if (r.method == "apop" || r.method == "cram-md5") && !r.salt.isEmpty {
-        add("Auth-Salt", AuthHeaderEscaping.escapeControls(r.salt))
+        addControls("Auth-Salt", r.salt)
     }
     addRaw("Auth-Protocol", r.protocolName)
     addRaw("Auth-Login-Attempt", String(r.loginAttempt))
@@ -37,33 +72,42 @@ public func authRequestHeaderFields(_ r: AuthRequest, host: String) -> [[UInt8]]
     // nginx sends the envelope only for SMTP without AUTH ("smtp_auth none"),
     // and then always all three lines, empty when a command was not seen.
     if r.method == "none" {
-        add("Auth-SMTP-Helo", AuthHeaderEscaping.escapeControls(r.smtpHelo ?? []))
-        add("Auth-SMTP-From", AuthHeaderEscaping.escapeControls(r.smtpFrom ?? []))
-        add("Auth-SMTP-To", AuthHeaderEscaping.escapeControls(r.smtpTo ?? []))
+        addControls("Auth-SMTP-Helo", r.smtpHelo ?? [])
+        addControls("Auth-SMTP-From", r.smtpFrom ?? [])
+        addControls("Auth-SMTP-To", r.smtpTo ?? [])
     }
     if let ssl = r.ssl {
         addRaw("Auth-SSL", "on")
-        let optional: [(String, String)] = [
-            ("Auth-SSL-Protocol", ssl.protocolVersion),
-            ("Auth-SSL-Cipher", ssl.cipher),
-            ("Auth-SSL-Verify", ssl.verify),
-            ("Auth-SSL-Subject", ssl.subject),
-            ("Auth-SSL-Issuer", ssl.issuer),
-            ("Auth-SSL-Serial", ssl.serial),
-            ("Auth-SSL-Fingerprint", ssl.fingerprint),
-        ]
-        for (name, value) in optional where !value.isEmpty {
-            addRaw(name, value)
-        }
-        if !ssl.certificate.isEmpty {
-            add("Auth-SSL-Cert", AuthHeaderEscaping.escapeCredential(ssl.certificate))
-        }
+        if !ssl.protocolVersion.isEmpty { addRaw("Auth-SSL-Protocol", ssl.protocolVersion) }
+        if !ssl.cipher.isEmpty { addRaw("Auth-SSL-Cipher", ssl.cipher) }
+        if !ssl.verify.isEmpty { addRaw("Auth-SSL-Verify", ssl.verify) }
+        if !ssl.subject.isEmpty { addRaw("Auth-SSL-Subject", ssl.subject) }
+        if !ssl.issuer.isEmpty { addRaw("Auth-SSL-Issuer", ssl.issuer) }
+        if !ssl.serial.isEmpty { addRaw("Auth-SSL-Serial", ssl.serial) }
+        if !ssl.fingerprint.isEmpty { addRaw("Auth-SSL-Fingerprint", ssl.fingerprint) }
+        if !ssl.certificate.isEmpty { addCredential("Auth-SSL-Cert", ssl.certificate) }
     }
     for extra in r.extraHeaders {
-        lines.append(AuthHeaderEscaping.escapeControls(extra.name) + Array(": ".utf8)
-            + AuthHeaderEscaping.escapeControls(extra.value))
+        AuthHeaderEscaping.appendEscaped(extra.name.utf8, to: &out, where: AuthHeaderEscaping.isControl)
+        out.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
+        AuthHeaderEscaping.appendEscaped(extra.value.utf8, to: &out, where: AuthHeaderEscaping.isControl)
+        end()
     }
-    return lines
+}
+
+/// The whole request as it goes on the wire: `GET <uri> HTTP/1.1`, the
+/// header lines of `authRequestHeaderFields`, each ended by CRLF, and the
+/// empty line. One buffer, one write.
+public func authRequestBytes(_ r: AuthRequest, url: AuthHTTPURL) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(512)
+    out.append(contentsOf: "GET ".utf8)
+    if !url.uri.hasPrefix("/") { out.append(UInt8(ascii: "/")) }
+    out.append(contentsOf: url.uri.utf8)
+    out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+    appendAuthRequestHeaders(r, host: url.hostHeader, to: &out)
+    out.append(contentsOf: "\r\n".utf8)
+    return out
 }
 
 /// The same lines as Strings, for tests and debugging. Bytes that are not

@@ -18,7 +18,7 @@ public enum PosternMain {
             if options.showHelp { printError(commandLineUsage) }
             if options.showConfigure {
                 printError("built with \(String(cString: cossl_version_text()))")
-                printError("features: imap auth_http(libcurl) relay(poll, splice)")
+                printError("features: imap auth_http relay(poll, splice)")
             }
             if !options.testConfig && !options.dumpConfig && options.signal == nil { return 0 }
         }

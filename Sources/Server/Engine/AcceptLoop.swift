@@ -118,7 +118,7 @@ public final class AcceptLoop: Sendable {
             do throws(Errno) {
                 let fd = try sysAccept4(listener.socket.fd, storage: &storage, length: &length, flags: cnetSockFlags)
                 acceptedTotal.add(1, ordering: .relaxed)
-                handler(Socket(adopting: fd), id)
+                handler(Socket(adopting: fd, nonBlocking: true, peer: SocketAddress(storage: storage, length: length)), id)
             } catch {
                 switch error {
                 case .wouldBlock:

@@ -44,6 +44,33 @@ public final class RelayEngine: Sendable {
         }
     }
 
+    /// `add`, but the calling thread (a session thread) first relays the pair
+    /// itself for up to `options.lingerMillis`, with `local`'s buffers. A pair
+    /// that ends in that time (a LOGIN followed by LOGOUT) never costs a
+    /// relay thread a wake-up; one still open is handed over when the linger
+    /// ends, so idle sessions still hold no session thread.
+    public func add(client: any RelayEndpoint, backend: any RelayEndpoint, options: RelayOptions, local: RelayLocal,
+                    onClose: @escaping @Sendable (RelayStats) -> Void) {
+        guard options.lingerMillis > 0, !stopped.load(ordering: .acquiring) else {
+            add(client: client, backend: backend, options: options, onClose: onClose)
+            return
+        }
+        counters.livePairs.add(1, ordering: .relaxed)
+        let pair = RelayPair(client: client, backend: backend, options: options, onClose: onClose,
+                             now: monotonicNanoseconds())
+        guard local.linger(pair, millis: options.lingerMillis, counters: counters) else { return }
+        hand(pair)
+    }
+
+    /// Gives an idle pair to the least loaded relay thread.
+    private func hand(_ pair: RelayPair) {
+        let target = threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!
+        if stopped.load(ordering: .acquiring) || !target.enqueue(pair: pair) {
+            pair.finish(reason: .stopped, pool: RelayBufferPool(sparesPerSize: 0), counters: counters,
+                        now: monotonicNanoseconds())
+        }
+    }
+
     public var livePairs: Int { counters.livePairs.load(ordering: .relaxed) }
 
     public var snapshot: RelaySnapshot {
@@ -87,6 +114,8 @@ struct RelayRequest: Sendable {
 final class RelayThread: Sendable {
     struct Inbox {
         var requests: [RelayRequest] = []
+        /// Pairs a session thread already relayed for a while (idle now).
+        var pairs: [RelayPair] = []
         var closeAll = false
         var exit = false
     }
@@ -114,6 +143,16 @@ final class RelayThread: Sendable {
         return ok
     }
 
+    func enqueue(pair: RelayPair) -> Bool {
+        let ok = inbox.withLock { i -> Bool in
+            guard !i.exit else { return false }
+            i.pairs.append(pair)
+            return true
+        }
+        if ok { load.add(1, ordering: .relaxed); wake.wake() }
+        return ok
+    }
+
     func request(_ change: (inout Inbox) -> Void) {
         inbox.withLock { change(&$0) }
         wake.wake()
@@ -124,11 +163,12 @@ final class RelayThread: Sendable {
         var pairs: [RelayPair] = []
         var fds: [pollfd] = []
         while true {
-            let taken = inbox.withLock { i -> Inbox in defer { i.requests = []; i.closeAll = false }; return i }
+            let taken = inbox.withLock { i -> Inbox in defer { i.requests = []; i.pairs = []; i.closeAll = false }; return i }
             var now = monotonicNanoseconds()
             for r in taken.requests {
                 pairs.append(RelayPair(client: r.client, backend: r.backend, options: r.options, onClose: r.onClose, now: now))
             }
+            pairs.append(contentsOf: taken.pairs)
             if taken.closeAll {
                 for p in pairs { p.finish(reason: .stopped, pool: pool, counters: counters, now: now) }
                 load.subtract(pairs.count, ordering: .relaxed)
@@ -185,6 +225,51 @@ final class RelayThread: Sendable {
                     }
                 }
                 pairs = kept
+            }
+        }
+    }
+}
+
+/// What a session thread keeps for relaying a pair itself right after the
+/// login (`RelayEngine.add(..., local:)`): its own buffers and splice pipes,
+/// reused session after session. Never shared between threads.
+public final class RelayLocal {
+    let pool = RelayBufferPool(sparesPerSize: 1)
+
+    public init() {}
+
+    /// Relays `pair` on this thread until it ends (false: finished and
+    /// reported here) or `millis` passed (true: hand it over).
+    func linger(_ pair: RelayPair, millis: Int, counters: RelayCounters) -> Bool {
+        let handOverAt = monotonicNanoseconds() + Int64(millis) * 1_000_000
+        var fds = [pollfd(fd: -1, events: 0, revents: 0), pollfd(fd: -1, events: 0, revents: 0)]
+        // Bounded: each round either waits for the rest of the linger or moves bytes.
+        while true {
+            var now = monotonicNanoseconds()
+            // Hand over even with bytes in flight: a slow reader of a big FETCH
+            // must not keep a session thread. Buffers and pipes go along; the
+            // relay thread's pool takes them back when they empty.
+            if now >= handOverAt && !pair.hasBufferedInput { return true }
+            let (ce, be) = pair.pollEvents()
+            fds[0] = pollfd(fd: ce == 0 ? -1 : pair.client.fd, events: ce, revents: 0)
+            fds[1] = pollfd(fd: be == 0 ? -1 : pair.backend.fd, events: be, revents: 0)
+            var wait = max(0, min(handOverAt, pair.idleDeadline) - now)
+            if pair.hasBufferedInput { wait = 0 }
+            let millis = Int32(min((wait + 999_999) / 1_000_000, Int64(Int32.max)))
+            do throws(Errno) {
+                _ = try sysPoll(&fds, timeoutMillis: millis)
+            } catch {
+                return true  // let the relay thread deal with it
+            }
+            now = monotonicNanoseconds()
+            if fds[0].revents != 0 || fds[1].revents != 0 || pair.hasBufferedInput {
+                pair.service(clientEvents: fds[0].revents, backendEvents: fds[1].revents, pool: pool,
+                             counters: counters, now: now)
+            }
+            if pair.closeReason == nil && now >= pair.idleDeadline { pair.closeReason = .idleTimeout }
+            if let reason = pair.closeReason {
+                pair.finish(reason: reason, pool: pool, counters: counters, now: now)
+                return false
             }
         }
     }

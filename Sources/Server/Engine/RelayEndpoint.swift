@@ -55,7 +55,7 @@ public final class SocketEndpoint: RelayEndpoint {
     public init(_ socket: Socket) {
         self.socket = socket
         // The relay loop must never block in read/write.
-        try? sysSetNonBlocking(socket.fd)
+        if !socket.isKnownNonBlocking { try? sysSetNonBlocking(socket.fd) }
     }
 
     public var fd: Int32 { socket.fd }

@@ -22,8 +22,15 @@ public struct RelayOptions: Sendable, Equatable {
     /// per GB on a 64 MB FETCH, 64 KiB pipes at about half of nginx's.
     public var splicePipeSize: Int?
 
+    /// How long a session thread that hands a pair over with a `RelayLocal`
+    /// keeps relaying it itself before a relay thread takes it (see
+    /// `RelayEngine.add(..., local:)`): the commands right after a login
+    /// (LOGOUT, SELECT, QUIT) then cost no hand-off. 0: hand over at once.
+    public var lingerMillis: Int
+
     public init(bufferSize: Int = 16 * 1024, idleTimeoutMillis: Int = 24 * 3_600_000, propagateHalfClose: Bool = true,
-                useSplice: Bool = false, splicePipeSize: Int? = nil) {
+                useSplice: Bool = false, splicePipeSize: Int? = nil, lingerMillis: Int = 20) {
+        self.lingerMillis = max(0, lingerMillis)
         self.bufferSize = max(bufferSize, 64)
         self.idleTimeoutMillis = idleTimeoutMillis
         self.propagateHalfClose = propagateHalfClose
@@ -84,8 +91,12 @@ struct RelayDirection {
     var finished: Bool { sourceEnded && pending == 0 && shutdownSent }
 }
 
-/// A client/backend pair owned by one relay thread.
-final class RelayPair {
+/// A client/backend pair owned by one thread at a time: the session thread
+/// while it lingers, then one relay thread. It crosses threads once, through
+/// the relay thread's locked inbox, with any buffer or pipe it holds (they
+/// are plain memory and descriptors; the relay thread's pool takes them back
+/// when they empty); hence `@unchecked Sendable`.
+final class RelayPair: @unchecked Sendable {
     let client: any RelayEndpoint
     let backend: any RelayEndpoint
     let options: RelayOptions

@@ -328,8 +328,8 @@ struct ProxySessionCore {
             close(reason: "upstream connect failed", level: .info)
             return nil
         }
+        // The client's was set when the session started.
         backend.setNoDelay()
-        client.setNoDelay()
         if let header = peer.backendHeader(version: settings.backendProxyProtocol) {
             log.set(action: "sending PROXY protocol header to upstream")
             do {
@@ -406,7 +406,7 @@ struct ProxySessionCore {
         let ledger = ledgerEntry(outcome: "proxied", reason: nil)
         let cacheShared = cacheGate?.store.shared
         services.relay.add(client: client.relayEndpoint, backend: backend.relayEndpoint,
-                           options: settings.relay) { stats in
+                           options: settings.relay, local: worker.relayLocal) { stats in
             let seconds = Double(monotonicNanoseconds() - started) / 1e9
             sessionLog.info("session finished: protocol=\(name) bytes_in=\(stats.bytesClientToBackend) "
                 + "bytes_out=\(stats.bytesBackendToClient) duration=\(formatSeconds(seconds)) "

@@ -1,13 +1,16 @@
 import AuthCache
 
 /// What one session-pool thread owns for its whole life and reuses across
-/// sessions: the auth_http client, whose libcurl handle keeps the connection
+/// sessions: the auth_http client, which keeps its connection
 /// to the auth service alive between logins. Never shared between threads.
 public final class SessionWorker {
-    /// nil when libcurl could not make a handle; sessions then answer with a
+    /// nil when the client could not be made; sessions then answer with a
     /// temporary failure and log `authSetupError`.
     public let auth: AuthHTTPClient?
     public let authSetupError: AuthHTTPError?
+    /// Buffers and pipes for relaying a pair on this thread right after its
+    /// login, before a relay thread takes it (`RelayOptions.lingerMillis`).
+    public let relayLocal = RelayLocal()
     /// This thread's connections to auth caches, by settings, opened
     /// on first use. Never shared: SQLite connections stay on one thread.
     private var caches: [AuthCacheSettings: AuthCacheStore] = [:]
