@@ -8,7 +8,6 @@ let package = Package(
     ],
     targets: [
         // C libraries through module maps; static-inline shims only for macros and variadics.
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // GNU-only libc calls (accept4, splice, pipe2, ...) hidden by the Glibc module.
@@ -19,7 +18,7 @@ let package = Package(
         // Pure protocol code: no sockets, clocks or threads.
         .target(name: "Protocols"),
         // auth_http client and (later) the SQLite cache.
-        .target(name: "AuthCache", dependencies: ["CCurl", "CSQLite", "COpenSSL"]),
+        .target(name: "AuthCache", dependencies: ["CSQLite", "COpenSSL"]),
         // Config, CLI, listeners, sessions, relay, TLS, logging.
         .target(name: "Server", dependencies: ["Protocols", "AuthCache", "COpenSSL", "CNetShims", "CResolv"]),
         .executableTarget(name: "postern", dependencies: ["Server"]),

@@ -33,8 +33,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 if [ "$build" = yes ]; then
-    # A static Swift runtime: the binary needs only libssl3, libsqlite3-0 and
-    # libcurl4 at run time.
+    # A static Swift runtime: the binary needs only libssl3 and libsqlite3-0
+    # at run time.
     swift build -c release --static-swift-stdlib --product postern
 fi
 if [ -z "$binary" ]; then

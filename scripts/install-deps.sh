@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     # build: the C libraries reached through SwiftPM system-library targets
-    libssl-dev libsqlite3-dev libcurl4-openssl-dev
+    libssl-dev libsqlite3-dev
     # integration tests and demo: real backends, the auth service, clients
     dovecot-imapd dovecot-pop3d dovecot-submissiond postfix dnsmasq-base
     nginx libnginx-mod-mail haproxy

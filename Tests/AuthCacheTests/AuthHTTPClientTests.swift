@@ -5,8 +5,6 @@ import Testing
 /// Runs the client against a real HTTP server (Fixtures/auth_stub.py).
 @Suite("auth_http client", .serialized)
 struct AuthHTTPClientTests {
-    init() { AuthHTTPClient.globalInit() }
-
     private func request(password: String = "hunter2") -> AuthRequest {
         AuthRequest(method: "plain", user: Array("joe user".utf8), password: Array(password.utf8),
                     protocolName: "imap", loginAttempt: 3, clientIP: "192.0.2.1",
@@ -25,7 +23,7 @@ struct AuthHTTPClientTests {
     /// An accepting service is asked with nginx's headers in nginx's order, and its answer is decoded.
     @Test func acceptedAndHeadersOnTheWire() throws {
         let stub = try AuthStub(scenario: "accepted")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let result = client.authenticate(request(), url: url(stub), timeoutMillis: 5000)
         #expect(result == .success(.accepted(server: "127.0.0.1", port: 143, user: nil,
                                              password: Array("backend secret".utf8), cacheTTL: nil)))
@@ -47,7 +45,7 @@ struct AuthHTTPClientTests {
     /// A rejection with Auth-Wait and Auth-Error-Code comes back as such.
     @Test func rejectedWithWait() throws {
         let stub = try AuthStub(scenario: "rejected")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         #expect(client.authenticate(request(), url: url(stub), timeoutMillis: 5000)
             == .success(.rejected(message: "Invalid login or password", wait: 3, errorCode: "535 5.7.8")))
     }
@@ -55,7 +53,7 @@ struct AuthHTTPClientTests {
     /// A service answering garbage is a bad response, reported without the password.
     @Test func garbage() throws {
         let stub = try AuthStub(scenario: "garbage")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let result = client.authenticate(request(), url: url(stub), timeoutMillis: 5000)
         guard case .failure(let error) = result, case .badResponse = error else {
             Issue.record("expected badResponse, got \(result)")
@@ -68,7 +66,7 @@ struct AuthHTTPClientTests {
     /// A service slower than the timeout gives timedOut within timeout + small slack.
     @Test func slowServiceTimesOut() throws {
         let stub = try AuthStub(scenario: "slow")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let start = ContinuousClock.now
         let result = client.authenticate(request(), url: url(stub), timeoutMillis: 400)
         let elapsed = millis(since: start)
@@ -80,7 +78,7 @@ struct AuthHTTPClientTests {
     /// Nothing listening: connect refused, quickly.
     @Test func downServiceRefusesQuickly() throws {
         let port = closedLoopbackPort()
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let start = ContinuousClock.now
         let result = client.authenticate(request(), url: AuthHTTPURL(endpoint: .inet(host: "127.0.0.1", port: port), uri: "/"),
                                          timeoutMillis: 5000)
@@ -97,7 +95,7 @@ struct AuthHTTPClientTests {
     /// Two requests through one client reuse one connection (the stub sees one peer port).
     @Test func keepAlive() throws {
         let stub = try AuthStub(scenario: "accepted")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         var second = request()
         second.loginAttempt = 4
         _ = client.authenticate(request(), url: url(stub), timeoutMillis: 5000)
@@ -111,7 +109,7 @@ struct AuthHTTPClientTests {
     /// A service that closes after each answer (HTTP/1.0, like nginx's peers) still serves every request.
     @Test func serverClosingEachTimeReconnects() throws {
         let stub = try AuthStub(scenario: "close")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         for _ in 0..<3 {
             #expect(client.authenticate(request(), url: url(stub), timeoutMillis: 5000)
                 == .success(.accepted(server: "127.0.0.1", port: 110, user: nil, password: nil, cacheTTL: nil)))
@@ -124,7 +122,7 @@ struct AuthHTTPClientTests {
     /// A response head over the limit is refused as a bad response.
     @Test func oversizedHead() throws {
         let stub = try AuthStub(scenario: "bighead")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let result = client.authenticate(request(), url: url(stub), timeoutMillis: 5000)
         #expect(result == .failure(.badResponse(service: "127.0.0.1:\(stub.port)",
                                                 cause: AuthResponseHeadError.tooLarge.description)))
@@ -133,7 +131,7 @@ struct AuthHTTPClientTests {
     /// A unix-socket auth service is reached with Host: localhost.
     @Test func unixSocket() throws {
         let stub = try AuthStub(scenario: "accepted", unixSocket: true)
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let target = try AuthHTTPURL.parse("unix:\(stub.unixPath!):/unix-auth").get()
         let result = client.authenticate(request(), url: target, timeoutMillis: 5000)
         #expect(result == .success(.accepted(server: "127.0.0.1", port: 143, user: nil,
@@ -148,7 +146,7 @@ struct AuthHTTPClientTests {
     @Test func switchesEndpoints() throws {
         let unixStub = try AuthStub(scenario: "rejected", unixSocket: true)
         let inetStub = try AuthStub(scenario: "accepted")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let unixURL = try AuthHTTPURL.parse("unix:\(unixStub.unixPath!)").get()
         #expect(client.authenticate(request(), url: unixURL, timeoutMillis: 5000)
             == .success(.rejected(message: "Invalid login or password", wait: 3, errorCode: "535 5.7.8")))
@@ -161,7 +159,7 @@ struct AuthHTTPClientTests {
     /// Auth-Status WAIT repeats the same request after Auth-Wait seconds until an answer comes.
     @Test func followsWait() throws {
         let stub = try AuthStub(scenario: "wait")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         var slept: [Int] = []
         let result = client.authenticateFollowingWait(request(), url: url(stub), timeoutMillis: 5000,
                                                       maxWaitRounds: 5, sleep: { slept.append($0) })
@@ -175,7 +173,7 @@ struct AuthHTTPClientTests {
     /// Repeats after WAIT are capped; past the cap the client gets a temporary failure.
     @Test func waitRoundsAreCapped() throws {
         let stub = try AuthStub(scenario: "wait")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let result = client.authenticateFollowingWait(request(), url: url(stub), timeoutMillis: 5000,
                                                       maxWaitRounds: 1, sleep: { _ in })
         #expect(result == .success(.tempFail(reason: "still sent Auth-Status: WAIT after 1 repeats")))
@@ -194,7 +192,7 @@ struct AuthHTTPClientTests {
     /// Empty values (SMTP without AUTH has no user or password) still reach the wire, as nginx sends them.
     @Test func emptyValuesAreSent() throws {
         let stub = try AuthStub(scenario: "rejected")
-        let client = try AuthHTTPClient()
+        let client = AuthHTTPClient()
         let smtp = AuthRequest(method: "none", user: [], password: [], protocolName: "smtp", clientIP: "127.0.0.1",
                                clientHost: AuthRequest.hostUnavailable, smtpHelo: Array("h.example".utf8),
                                extraHeaders: [AuthHTTPExtraHeader(name: "X-Empty", value: "")])

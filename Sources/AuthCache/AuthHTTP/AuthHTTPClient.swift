@@ -18,11 +18,7 @@ public final class AuthHTTPClient {
     /// nginx's `auth_http_timeout` default (60s).
     public static let defaultTimeoutMillis = 60_000
 
-    /// Kept for callers from the libcurl days; there is nothing to set up.
-    @discardableResult
-    public static func globalInit() -> Bool { true }
-
-    public init() throws(AuthHTTPError) {}
+    public init() {}
 
     /// Asks the auth service about one login. Returns within about
     /// `timeoutMillis` (connect and whole exchange together; a host name is

@@ -10,8 +10,6 @@ public enum AuthHTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     case badResponse(service: String, cause: String)
     /// Sending or receiving failed after connecting (reset, closed early).
     case transferFailed(service: String, cause: String)
-    /// libcurl could not be set up (out of memory, missing feature).
-    case clientSetupFailed(cause: String)
 
     public var description: String {
         switch self {
@@ -23,8 +21,6 @@ public enum AuthHTTPError: Error, Sendable, Equatable, CustomStringConvertible {
             return "auth http server \(service) \(cause)"
         case .transferFailed(let service, let cause):
             return "auth http server \(service) transfer failed: \(cause)"
-        case .clientSetupFailed(let cause):
-            return "auth http client setup failed: \(cause)"
         }
     }
 }

@@ -9,8 +9,8 @@
 ///
 /// The URI defaults to "/". The Host header is the host without the port,
 /// or "localhost" for a unix socket. nginx resolves a host name once when it
-/// reads the configuration; Postern leaves the name to libcurl, which
-/// resolves it per connection (caching it for a minute).
+/// reads the configuration; Postern's auth client resolves it each time it
+/// opens a connection (a kept-alive connection is reused without a lookup).
 public struct AuthHTTPURL: Sendable, Equatable {
     public enum Endpoint: Sendable, Equatable {
         /// `host` is a name, an IPv4 literal, or an IPv6 literal in brackets.
@@ -32,16 +32,6 @@ public struct AuthHTTPURL: Sendable, Equatable {
         switch endpoint {
         case .inet(let host, _): return host
         case .unix: return "localhost"
-        }
-    }
-
-    /// The URL handed to libcurl; for a unix socket the path goes separately
-    /// (CURLOPT_UNIX_SOCKET_PATH) and the host part is a placeholder.
-    public var curlURL: String {
-        let target = uri.hasPrefix("/") ? uri : "/" + uri
-        switch endpoint {
-        case .inet(let host, let port): return "http://\(host):\(port)\(target)"
-        case .unix: return "http://localhost\(target)"
         }
     }
 

@@ -35,8 +35,7 @@ public enum ConfigProbe {
         var seenAuth: Set<String> = []
         var seenBackends: Set<String> = []
         var seenCertificates: Set<String> = []
-        _ = AuthHTTPClient.globalInit()
-        let client = try? AuthHTTPClient()
+        let client = AuthHTTPClient()
         let served = Set(config.listeners.map(\.serverIndex))
         for index in config.servers.indices where served.contains(index) {
             let server = config.servers[index]
@@ -65,7 +64,7 @@ public enum ConfigProbe {
     }
 
     /// The canary login against one auth_http URL.
-    static func probeAuth(_ urlText: String, protocolName: MailProtocol, client: AuthHTTPClient?,
+    static func probeAuth(_ urlText: String, protocolName: MailProtocol, client: AuthHTTPClient,
                           headers: [(name: String, value: String)], timeoutMillis: Int)
         -> (ProbeCheck, backend: SocketAddress?) {
         let subject = "auth_http \(urlText) (\(protocolName.rawValue))"
@@ -73,9 +72,6 @@ public enum ConfigProbe {
         switch AuthCache.AuthHTTPURL.parse(urlText) {
         case .success(let parsed): url = parsed
         case .failure(let error): return (ProbeCheck(subject: subject, ok: false, detail: "\(error)"), nil)
-        }
-        guard let client else {
-            return (ProbeCheck(subject: subject, ok: false, detail: "libcurl could not be initialised"), nil)
         }
         let request = AuthRequest(method: "plain", user: Array(canaryUser.utf8), password: Array(canaryPassword.utf8),
                                   protocolName: protocolName.rawValue, clientIP: "127.0.0.1",

@@ -170,7 +170,6 @@ public enum PosternMain {
         }
 
         Signals.blockProcessSignals()
-        AuthHTTPClient.globalInit()
         log.log(.notice, "postern/\(posternVersion)")
         for warning in plan.startupWarnings { log.log(.warn, warning) }
 

@@ -133,7 +133,7 @@ public struct MailSettings: Sendable, Equatable {
 }
 
 /// Where the auth service is, from `auth_http [http://]host[:port][/uri]` or
-/// `auth_http unix:/path[:/uri]`. Left unresolved: the auth client (libcurl)
+/// `auth_http unix:/path[:/uri]`. Left unresolved: the auth client
 /// resolves the host name when it connects.
 public struct AuthHTTPURL: Sendable, Equatable {
     public enum Peer: Sendable, Equatable {

@@ -248,10 +248,7 @@ struct ProxySessionCore {
     mutating func askAuthService(_ request: AuthRequest, credentials: Credentials) -> (AuthVerdict, AuthAccepted?) {
         log.set(action: "in http auth state")
         defer { log.set(action: "in auth state") }
-        guard let client = worker.auth else {
-            log.error("auth http client unavailable: \(worker.authSetupError.map { "\($0)" } ?? "unknown")")
-            return (AuthVerdict(result: .tempFail), nil)
-        }
+        let client = worker.auth
         var answer = client.authenticate(request, url: settings.authURL, timeoutMillis: settings.authTimeoutMillis)
         // nginx repeats a WAIT answer without bound; we stop after a few rounds.
         var rounds = 0

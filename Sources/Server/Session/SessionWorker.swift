@@ -4,10 +4,7 @@ import AuthCache
 /// sessions: the auth_http client, which keeps its connection
 /// to the auth service alive between logins. Never shared between threads.
 public final class SessionWorker {
-    /// nil when the client could not be made; sessions then answer with a
-    /// temporary failure and log `authSetupError`.
-    public let auth: AuthHTTPClient?
-    public let authSetupError: AuthHTTPError?
+    public let auth = AuthHTTPClient()
     /// Buffers and pipes for relaying a pair on this thread right after its
     /// login, before a relay thread takes it (`RelayOptions.lingerMillis`).
     public let relayLocal = RelayLocal()
@@ -15,15 +12,7 @@ public final class SessionWorker {
     /// on first use. Never shared: SQLite connections stay on one thread.
     private var caches: [AuthCacheSettings: AuthCacheStore] = [:]
 
-    public init() {
-        do throws(AuthHTTPError) {
-            auth = try AuthHTTPClient()
-            authSetupError = nil
-        } catch {
-            auth = nil
-            authSetupError = error
-        }
-    }
+    public init() {}
 
     /// The auth cache for `settings` on this thread; its faults are logged to `log`.
     func authCache(_ settings: AuthCacheSettings, log: ErrorLog) -> AuthCacheStore {
