@@ -200,7 +200,8 @@ done
 [[ -n "$sink_port" ]] || die "smtp sink did not start"
 
 # --- auth_http: nginx's http module answers every login with the right backend ---
-read -r auth_port nginx_imap nginx_pop3 nginx_smtp postern_imap postern_pop3 postern_smtp <<<"$(free_ports 7)"
+read -r auth_port nginx_imap nginx_pop3 nginx_smtp postern_imap postern_pop3 postern_smtp postern_cached \
+    <<<"$(free_ports 8)"
 mkdir -p "$work/auth" "$work/nginx" "$work/postern"
 cat >"$work/auth/nginx.conf" <<CONF
 daemon off;
@@ -237,6 +238,7 @@ started_pids+=($!)
 port_open "$auth_port" || die "auth nginx did not start: $(cat "$work/auth/error.log" "$work/auth/stdout" 2>/dev/null)"
 
 # --- the two proxies on one mail block (only the listen ports differ) ---
+# $4: more server blocks (Postern's auth-cache listener).
 mail_block() {
     cat <<CONF
 mail {
@@ -246,6 +248,7 @@ mail {
     server { listen 127.0.0.1:$1; protocol imap; }
     server { listen 127.0.0.1:$2; protocol pop3; }
     server { listen 127.0.0.1:$3; protocol smtp; smtp_auth none; xclient off; }
+    ${4:-}
 }
 CONF
 }
@@ -259,7 +262,11 @@ CONF
 {
     echo "daemon off;"
     echo "error_log $work/postern/error.log error; pid $work/postern/postern.pid;"
-    mail_block "$postern_imap" "$postern_pop3" "$postern_smtp"
+    # The same IMAP server with the auth cache on: after one login every
+    # login is a hit (imap_login_cached_*); nginx has no cache, so its rows
+    # are its ordinary logins, which is the comparison issue 6 asks for.
+    mail_block "$postern_imap" "$postern_pop3" "$postern_smtp" \
+        "server { listen 127.0.0.1:$postern_cached; protocol imap; auth_cache $work/postern/auth-cache.db; auth_cache_ttl 1h; }"
 } >"$work/postern/postern.conf"
 
 (ulimit -n 20000 && exec ${BENCH_WRAP_NGINX:-} nginx -p "$work/nginx" -c "$work/nginx/nginx.conf") >"$work/nginx/stdout" 2>&1 &
@@ -314,6 +321,15 @@ for round in $(seq 1 "$rounds"); do
         for c in $CONCS; do
             if ((c == 1)); then n=$SESSIONS_C1; else n=$SESSIONS_CN; fi
             run "$round" "$target" "imap_login_c$c" imap-login "$imap" "$c" "$n" "$user" "$pass" "$pid"
+            if ((c > 1)) && [[ $target != direct ]]; then
+                cached=$imap
+                if [[ $target == postern ]]; then
+                    cached=$postern_cached
+                    # One login first, so that every measured login is a hit.
+                    timeout 30 "$loadgen" imap-login "$cached" 1 1 "$user" "$pass" >/dev/null 2>&1 || true
+                fi
+                run "$round" "$target" "imap_login_cached_c$c" imap-login "$cached" "$c" "$n" "$user" "$pass" "$pid"
+            fi
             if ((pop_ok)); then
                 run "$round" "$target" "pop3_login_c$c" pop3-login "$pop3" "$c" "$n" "$user" "$pass" "$pid"
             else

@@ -60,6 +60,18 @@ running() {
     [[ "$state" != Z ]]
 }
 
+# True when PID is still a daemon of the environment in DIR: its command line
+# (Dovecot's -c, the auth service's --users) or its environment (Postfix's
+# MAIL_CONFIG) names DIR. A daemon a test already stopped leaves its pid in
+# DIR/env, and pids wrap quickly on a busy machine (pid_max may be 32768): a
+# bare kill could hit whatever process got the number since.
+ours() {
+    local pid=$1 dir=$2
+    [[ -n "$pid" ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir" && return 0
+    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qF "$dir"
+}
+
 # Sends SIGTERM to each pid given, waits up to 5 s for all, then SIGKILLs what
 # is left. Only the pids given are touched; they stop in parallel.
 stop_pids() {
@@ -287,7 +299,11 @@ stop() {
     # shellcheck disable=SC1091
     source "$dir/env"
     # The master stops its children on SIGTERM.
-    stop_pids "$AUTH_PID" "$DOVECOT_PID" "$POSTFIX_PID"
+    local pid mine=()
+    for pid in "$AUTH_PID" "$DOVECOT_PID" "$POSTFIX_PID"; do
+        ours "$pid" "$dir" && mine+=("$pid")
+    done
+    ((${#mine[@]} == 0)) || stop_pids "${mine[@]}"
 }
 
 case "${1:-}" in
