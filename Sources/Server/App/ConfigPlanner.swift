@@ -12,7 +12,7 @@ let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirecti
     .union(["pop3_capabilities", "pop3_auth", "smtp_capabilities", "smtp_auth", "smtp_client_buffer",
             "smtp_greeting_delay", "xclient", "proxy_smtp_auth"])
     .union(["listen ssl", "starttls", "auth_http_pass_client_cert",
-            "ssl_certificate", "ssl_certificate_key", "ssl_password_file", "ssl_certificate_compression",
+            "ssl_certificate", "ssl_certificate_key", "ssl_password_file",
             "ssl_dhparam", "ssl_ecdh_curve", "ssl_protocols", "ssl_ciphers", "ssl_prefer_server_ciphers",
             "ssl_session_cache", "ssl_session_tickets", "ssl_session_ticket_key", "ssl_session_timeout",
             "ssl_verify_client", "ssl_verify_depth", "ssl_client_certificate", "ssl_trusted_certificate",
