@@ -6,4 +6,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
 swift build
+# The TLS tests' throwaway PKI, made once before the tests start: generating it
+# from inside a test run that has hundreds of tests in flight on two cores has
+# missed its time bound.
+certs=$(mktemp -d /tmp/postern-test-certs.XXXXXX)
+trap 'rm -rf "$certs"' EXIT
+bash scripts/gen-test-certs.sh "$certs"
+export POSTERN_TEST_CERTS=$certs
 swift test "$@"

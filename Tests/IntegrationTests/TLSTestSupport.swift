@@ -84,6 +84,11 @@ enum TLSStackError: Error {
 enum TestCertificates {
     nonisolated(unsafe) static var failure = ""
     static let directory: String? = {
+        // scripts/test.sh makes them before the run.
+        if let made = ProcessInfo.processInfo.environment["POSTERN_TEST_CERTS"],
+           FileManager.default.fileExists(atPath: made + "/.complete") {
+            return made
+        }
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("postern-tls-certs-\(getpid())").path
         let script = Repository.scripts.appendingPathComponent("gen-test-certs.sh").path

@@ -2,26 +2,11 @@ import Foundation
 import Testing
 @testable import Server
 
-/// The throwaway PKI of scripts/gen-test-certs.sh, made once per test process.
-enum UnitTestCertificates {
-    static let directory: String = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let dir = NSTemporaryDirectory() + "postern-unit-certs-\(getpid())"
-        let process = Process()
-        process.executableURL = root.appendingPathComponent("scripts/gen-test-certs.sh")
-        process.arguments = [dir]
-        try? process.run()
-        process.waitUntilExit()
-        return dir
-    }()
-}
-
 /// TLS in the plan: session settings follow `starttls` and `listen ... ssl`,
 /// contexts are built at plan time, and ssl listeners may share an address.
 @Suite struct PlannerTLSTests {
     static func plan(_ servers: String, mail: String = "") -> Result<RuntimePlan, ConfigPlanner.Failure> {
-        let certs = UnitTestCertificates.directory
+        let certs = TLSTestCerts.directory
         let text = """
             error_log /tmp/postern-planner-tls-test.log info;
             events {}
@@ -65,7 +50,7 @@ enum UnitTestCertificates {
     @Test func implicitTLSListener() throws {
         let plan = try Self.plan("""
             server { listen 127.0.0.1:1993 ssl; protocol imap; ssl_verify_client optional;
-                     ssl_client_certificate \(UnitTestCertificates.directory)/ca.pem; auth_http_pass_client_cert on; }
+                     ssl_client_certificate \(TLSTestCerts.directory)/ca.pem; auth_http_pass_client_cert on; }
             """).get()
         let settings = plan.listeners[0].settings
         #expect(settings.imap.tlsActive)
@@ -97,7 +82,7 @@ enum UnitTestCertificates {
 
     /// Two ssl server blocks on one address become one listener; SNI picks the second by its server_name.
     @Test func sslServersShareAnAddressBySNI() throws {
-        let certs = UnitTestCertificates.directory
+        let certs = TLSTestCerts.directory
         let plan = try Self.plan("""
             server { listen 127.0.0.1:1993 ssl; protocol imap; server_name mail.test; timeout 5s; }
             server { listen 127.0.0.1:1993 ssl; protocol imap; server_name other.test; timeout 7s;
@@ -151,7 +136,7 @@ enum UnitTestCertificates {
 @Suite struct PlannerProxySSLTests {
     /// `proxy_ssl on` with verification builds a client context and keeps proxy_ssl_name.
     @Test func proxySSLBuildsClientContext() throws {
-        let certs = UnitTestCertificates.directory
+        let certs = TLSTestCerts.directory
         let plan = try PlannerTLSTests.plan("""
             server { listen 127.0.0.1:1143; protocol imap; proxy_ssl on; proxy_ssl_verify on;
                      proxy_ssl_trusted_certificate \(certs)/ca.pem; proxy_ssl_name backend.test; }
