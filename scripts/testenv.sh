@@ -13,6 +13,8 @@
 #                   loopback, delivering mail.test to one Maildir); the auth
 #                   service then routes SMTP to it instead of Dovecot submission
 set -euo pipefail
+# A command that fails under set -e says which, instead of a silent exit.
+trap 'echo "testenv: line $LINENO: \"$BASH_COMMAND\" failed (status $?)" >&2' ERR
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 template="$repo/Tests/IntegrationTests/Fixtures/dovecot.conf.template"
@@ -242,12 +244,12 @@ make_backend_certificate() {
     mkdir -p "$out"
     [[ -s "$out/backend.pem" ]] && return 0
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-        -subj "/CN=Postern test backend CA" -keyout "$out/backend-ca.key" -out "$out/backend-ca.pem" 2>/dev/null
+        -subj "/CN=Postern test backend CA" -keyout "$out/backend-ca.key" -out "$out/backend-ca.pem" 2>>"$out/openssl.log"
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-        -keyout "$out/backend.key" -out "$out/backend.csr" 2>/dev/null
+        -keyout "$out/backend.key" -out "$out/backend.csr" 2>>"$out/openssl.log"
     printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$out/backend.ext"
     openssl x509 -req -in "$out/backend.csr" -CA "$out/backend-ca.pem" -CAkey "$out/backend-ca.key" \
-        -CAcreateserial -days 30 -extfile "$out/backend.ext" -out "$out/backend.pem" 2>/dev/null
+        -CAcreateserial -days 30 -extfile "$out/backend.ext" -out "$out/backend.pem" 2>>"$out/openssl.log"
     # Dovecot's login processes read the key as root before dropping privileges.
     chmod 600 "$out/backend.key" "$out/backend-ca.key"
 }

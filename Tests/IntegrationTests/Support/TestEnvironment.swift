@@ -25,27 +25,39 @@ final class TestEnvironment {
     /// `postfix` also starts a Postfix SMTP backend; `extraUsers` are lines added to
     /// deploy/users.example for this environment.
     init(authArguments: String = "", postfix: Bool = false, extraUsers: [String] = []) async throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("postern-it-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let script = Repository.scripts.appendingPathComponent("testenv.sh").path
         var environment = ["AUTH_ARGS": authArguments, "TESTENV_POSTFIX": postfix ? "1" : "0"]
-        if !extraUsers.isEmpty {
-            let example = Repository.root.appendingPathComponent("deploy/users.example")
-            let usersFile = directory.appendingPathComponent("users.input")
-            let text = try String(contentsOf: example, encoding: .utf8) + "\n" + extraUsers.joined(separator: "\n") + "\n"
-            try text.write(to: usersFile, atomically: true, encoding: .utf8)
-            environment["POSTERN_USERS"] = usersFile.path
-        }
-        let output = try await ProcessRunner.run(
-            "/bin/bash", [script, "start", directory.path], environment: environment, timeout: 60)
-        guard output.status == 0 else {
+        var firstFailure: String?
+        // A second try in a fresh directory: on a loaded two-core machine a start
+        // has been seen to end with no message at all (a signal from elsewhere).
+        for _ in 0..<2 {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("postern-it-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            if !extraUsers.isEmpty {
+                let example = Repository.root.appendingPathComponent("deploy/users.example")
+                let usersFile = directory.appendingPathComponent("users.input")
+                let text = try String(contentsOf: example, encoding: .utf8) + "\n" + extraUsers.joined(separator: "\n") + "\n"
+                try text.write(to: usersFile, atomically: true, encoding: .utf8)
+                environment["POSTERN_USERS"] = usersFile.path
+            }
+            let script = Repository.scripts.appendingPathComponent("testenv.sh").path
+            let output = try await ProcessRunner.run(
+                "/bin/bash", [script, "start", directory.path], environment: environment, timeout: 60)
+            if output.status == 0 {
+                let text = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
+                self.directory = directory
+                values = Self.parse(text)
+                return
+            }
             // Whatever a half-finished start left running is stopped by pid.
             Self.stop(directory: directory)
-            throw TestEnvironmentError.startFailed(output.stderr + output.stdout)
+            let failure = "status \(output.status)\(output.timedOut ? " (timed out)" : ""): \(output.stderr + output.stdout)"
+            if let firstFailure {
+                throw TestEnvironmentError.startFailed("first: \(firstFailure); again: \(failure)")
+            }
+            firstFailure = failure
         }
-        let text = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
-        values = Self.parse(text)
+        throw TestEnvironmentError.startFailed(firstFailure ?? "")
     }
 
     /// Reads KEY=value and KEY="value" lines; the env file is written by our script.
