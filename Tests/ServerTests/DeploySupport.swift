@@ -94,7 +94,8 @@ final class PosternProcess {
 
     func rewriteConfig(_ text: String) throws { try text.write(toFile: configPath, atomically: true, encoding: .utf8) }
 
-    func signal(_ number: Int32) { kill(pid, number) }
+    /// Only while it runs: a reaped pid may already belong to another process.
+    func signal(_ number: Int32) { if process.isRunning { kill(pid, number) } }
 
     var log: String { (try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }

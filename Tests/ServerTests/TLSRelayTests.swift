@@ -6,7 +6,7 @@ import Testing
 /// Drives one TLS stream both ways with its non-blocking RelayEndpoint calls
 /// (one thread: an SSL must not be used by two threads at once): sends `send`
 /// in `chunk`-byte records, then close_notify, and reads until end of stream.
-func pumpTLS(_ s: TLSStream, send: [UInt8], chunk: Int, readBuffer: Int, millis: Int = 30_000) -> (received: [UInt8], failure: String?) {
+func pumpTLS(_ s: TLSStream, send: [UInt8], chunk: Int, readBuffer: Int, millis: Int = 120_000) -> (received: [UInt8], failure: String?) {
     var sent = 0, received: [UInt8] = [], readDone = false, writeDone = false, failure: String?
     let deadline = Deadline.after(millis: millis)
     var buffer = [UInt8](repeating: 0, count: readBuffer)
@@ -59,11 +59,11 @@ func pumpTLS(_ s: TLSStream, send: [UInt8], chunk: Int, readBuffer: Int, millis:
         }
         let up = randomBytes(1 << 20), down = randomBytes(1 << 20)
         let backendWriter = startThread(name: "tls-backend-w") { [down] in
-            try? backendApp.writeAll(down, deadline: .after(millis: 30_000))
+            try? backendApp.writeAll(down, deadline: .after(millis: 120_000))
             try? backendApp.shutdownWrite()
         }
         let gotUp = Mutex<[UInt8]>([])
-        let backendReader = startThread(name: "tls-backend-r") { gotUp.withLock { $0 = (try? readAll(backendApp, millis: 30_000)) ?? [] } }
+        let backendReader = startThread(name: "tls-backend-r") { gotUp.withLock { $0 = (try? readAll(backendApp, millis: 120_000)) ?? [] } }
         let result = pumpTLS(client, send: up, chunk: clientChunk, readBuffer: clientReadBuffer)
         backendWriter.join()
         backendReader.join()
