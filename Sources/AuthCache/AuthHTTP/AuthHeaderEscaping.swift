@@ -56,15 +56,7 @@ enum AuthHeaderEscaping {
     private static func escape(_ bytes: [UInt8], where needsEscape: (UInt8) -> Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
-        for byte in bytes {
-            if needsEscape(byte) {
-                out.append(UInt8(ascii: "%"))
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            } else {
-                out.append(byte)
-            }
-        }
+        appendEscaped(bytes, to: &out, where: needsEscape)
         return out
     }
 }
