@@ -25,9 +25,11 @@ let package = Package(
 
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols"]),
         .testTarget(name: "AuthCacheTests", dependencies: ["AuthCache"], exclude: ["Fixtures"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Protocols", "AuthCache"]),
+        // Helpers every test module shares (they run in one process): free loopback ports.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Protocols", "AuthCache", "TestSupport"]),
         // Runs the built binary against real Dovecot and an auth service; finds fixtures by #filePath.
-        .testTarget(name: "IntegrationTests", dependencies: [], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

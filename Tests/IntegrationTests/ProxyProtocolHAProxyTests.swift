@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// HAProxy in TCP mode with `send-proxy-v2` in front of two Postern processes (round
@@ -15,8 +16,8 @@ struct ProxyProtocolHAProxyTests {
         var envs: [TestEnvironment] = []
         var posterns: [PosternProcess] = []
         var proxyPorts: [Int] = []
-        let haproxy = Process()
-        let haproxyPort = freeLoopbackPort()
+        var haproxy = Process()
+        var haproxyPort = 0
 
         init(trust: String) async throws {
             do {
@@ -35,7 +36,20 @@ struct ProxyProtocolHAProxyTests {
             }
         }
 
+        /// HAProxy exits when its port is taken after all; then it gets another.
         private func startHAProxy() throws {
+            for _ in 0..<3 {
+                haproxyPort = freeLoopbackPort()
+                haproxy = Process()
+                if try startHAProxy(port: haproxyPort) { return }
+            }
+            let log = envs[0].directory.appendingPathComponent("haproxy/haproxy.log")
+            throw StackError.haproxyDidNotListen((try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        }
+
+        enum StackError: Error { case haproxyDidNotListen(String) }
+
+        private func startHAProxy(port haproxyPort: Int) throws -> Bool {
             let directory = envs[0].directory.appendingPathComponent("haproxy")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let config = """
@@ -68,10 +82,11 @@ struct ProxyProtocolHAProxyTests {
             haproxy.standardInput = FileHandle.nullDevice
             try haproxy.run()
             try? handle.close()
-            for _ in 0..<100 where !loopbackPortAccepts(haproxyPort) {
-                guard haproxy.isRunning else { break }
+            for _ in 0..<100 where haproxy.isRunning {
+                if loopbackPortAccepts(haproxyPort) { return haproxy.isRunning }
                 Thread.sleep(forTimeInterval: 0.05)
             }
+            return false
         }
 
         func stop() {

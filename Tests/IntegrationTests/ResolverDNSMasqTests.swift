@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The built Postern with `resolver` pointing at a real dnsmasq: the IMAP session

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 
 // Helpers for the Deploy* suites: run the built `postern` binary with a
 // config in a temporary directory, talk to it over raw loopback sockets, and
@@ -18,24 +19,6 @@ let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 var posternBinary: String? {
     let path = packageRoot.appendingPathComponent(".build/debug/postern").path
     return FileManager.default.isExecutableFile(atPath: path) ? path : nil
-}
-
-/// A loopback port that was free a moment ago.
-func freeLoopbackPort() -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            _ = bind(fd, $0, length)
-            _ = getsockname(fd, $0, &length)
-        }
-    }
-    return UInt16(bigEndian: address.sin_port)
 }
 
 /// A fresh temporary directory, world-traversable so a dropped-privilege
@@ -140,6 +123,10 @@ final class PosternProcess {
 final class RawClient {
     let fd: Int32
     private var pending: [UInt8] = []
+
+    convenience init?(port: Int, attempts: Int = 100) {
+        self.init(port: UInt16(port), attempts: attempts)
+    }
 
     init?(port: UInt16, attempts: Int = 100) {
         var connected: Int32 = -1

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 enum PosternProcessError: Error, CustomStringConvertible {
     case noBinary(String)

@@ -140,25 +140,6 @@ enum Repository {
     static let scripts = root.appendingPathComponent("scripts")
 }
 
-/// Finds a free loopback TCP port by binding port 0 and closing again.
-func freeLoopbackPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    precondition(fd >= 0, "socket() failed")
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-            bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
-        }
-    }
-    precondition(bound, "bind() to a free port failed")
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// True when something accepts a TCP connection on 127.0.0.1:port.
 func loopbackPortAccepts(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
