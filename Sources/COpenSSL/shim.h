@@ -59,4 +59,39 @@ static inline int cossl_mac_init_hmac_sha256(EVP_MAC_CTX *h, const unsigned char
 typedef int (*cossl_ticket_evp_cb)(SSL *, unsigned char *, unsigned char *, EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
 typedef int (*cossl_verify_cb)(int, X509_STORE_CTX *);
 typedef int (*cossl_password_cb)(char *, int, int, void *);
+/* HMAC-SHA256 for the auth cache, with the padded key hashed once. An EVP
+   digest context allocates on every copy; a SHA256_CTX copies by value, so a
+   MAC with a prepared key is two short SHA-256 runs and no allocation. The
+   SHA256_* calls are deprecated in OpenSSL 3 (still shipped) for this reason. */
+#include <openssl/sha.h>
+#include <string.h>
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+typedef struct { SHA256_CTX inner; SHA256_CTX outer; } cossl_hmac_sha256_key;
+static inline void cossl_hmac_sha256_key_init(cossl_hmac_sha256_key *k, const unsigned char *key, size_t len) {
+    unsigned char block[64], pad[64];
+    memset(block, 0, sizeof block);
+    if (len > 64) {
+        SHA256(key, len, block);
+    } else if (len > 0) {
+        memcpy(block, key, len);
+    }
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
+    SHA256_Init(&k->inner);
+    SHA256_Update(&k->inner, pad, 64);
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
+    SHA256_Init(&k->outer);
+    SHA256_Update(&k->outer, pad, 64);
+}
+static inline void cossl_hmac_sha256(const cossl_hmac_sha256_key *k, const unsigned char *msg, size_t len,
+                                     unsigned char *out) {
+    SHA256_CTX c = k->inner;
+    unsigned char inner[32];
+    if (len > 0) SHA256_Update(&c, msg, len);
+    SHA256_Final(inner, &c);
+    c = k->outer;
+    SHA256_Update(&c, inner, 32);
+    SHA256_Final(out, &c);
+}
+#pragma clang diagnostic pop
 #endif

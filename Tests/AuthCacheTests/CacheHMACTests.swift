@@ -35,6 +35,17 @@ import Testing
         #expect(Self.hex(hmacSHA256(key: Self.bytes(key), Self.bytes(data))) == expected)
     }
 
+    /// One key object gives the same MAC for many messages in a row as a fresh key does
+    /// (its scratch context is reset between messages), including an empty message.
+    @Test func reusedKeyMatchesFreshKey() {
+        let key = HMACSHA256Key(Self.bytes("4a656665"))
+        for message in [[], Array("what do ya want for nothing?".utf8), [UInt8](repeating: 7, count: 200), []] {
+            #expect(key.mac(message) == hmacSHA256(key: Self.bytes("4a656665"), message))
+        }
+        #expect(Self.hex(key.mac(Self.bytes("7768617420646f2079612077616e7420666f72206e6f7468696e673f")))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
     /// Constant-time comparison agrees with ==, including on length mismatch.
     @Test func constantTimeCompare() {
         #expect(constantTimeEqual([1, 2, 3], [1, 2, 3]))

@@ -71,6 +71,45 @@ let backendA = CachedBackend(host: "127.0.0.1", port: 1143, user: nil, password:
         #expect(try reader.scalarInt("SELECT last_hit_at FROM cached_logins") == f.clock.now)
     }
 
+    /// The throttle check and the lookup share one read transaction, which is over when the
+    /// call returns: a write on the same connection right after it works, and a banned
+    /// attempt is not looked up at all.
+    @Test func checkBeforeLoginEndsItsTransaction() throws {
+        let f = try CacheFixture(throttle: ThrottlePolicy(maxFailures: 2, delayMillis: 0))
+        f.store.store(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7", backend: backendA)
+        let (allowed, found) = f.store.checkBeforeLogin(protocolName: "imap", login: Self.login, password: Self.password,
+                                                        clientIP: "192.0.2.7", cacheable: true)
+        #expect(allowed == .allow)
+        #expect(found == .hit(backendA))
+        for _ in 0..<3 { f.store.recordFailure(login: Self.login, clientIP: "192.0.2.7") }
+        #expect(f.shared.counters.failuresRecorded.load(ordering: .relaxed) == 3)
+        #expect(f.shared.counters.faults.load(ordering: .relaxed) == 0, "\(f.logs.all)")
+        let (banned, notLooked) = f.store.checkBeforeLogin(protocolName: "imap", login: Self.login,
+                                                           password: Self.password, clientIP: "192.0.2.7", cacheable: true)
+        #expect(banned != .allow)
+        #expect(notLooked == nil)
+        #expect(f.shared.counters.hits.load(ordering: .relaxed) == 1)
+        // Not cacheable (a challenge-response method): the throttle only.
+        let (_, skipped) = f.store.checkBeforeLogin(protocolName: "imap", login: Array("bob".utf8), password: [],
+                                                    clientIP: "198.51.100.1", cacheable: false)
+        #expect(skipped == nil)
+        f.store.recordFailure(login: Self.login, clientIP: "192.0.2.7")
+        #expect(f.shared.counters.failuresRecorded.load(ordering: .relaxed) == 4)
+        #expect(f.shared.counters.faults.load(ordering: .relaxed) == 0, "\(f.logs.all)")
+    }
+
+    /// A backend password that is the client's own is not stored (a hit has it already);
+    /// the hit then carries none, and the session logs in with the client's password.
+    @Test func backendPasswordEqualToClientsIsNotStored() throws {
+        let f = try CacheFixture()
+        let same = CachedBackend(host: "127.0.0.1", port: 1143, user: nil, password: Self.password)
+        f.store.store(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7", backend: same)
+        #expect(f.store.lookup(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7")
+                == .hit(backendA))
+        let reader = try SQLiteConnection(path: f.path, busyTimeoutMillis: 1000, create: false)
+        #expect(try reader.scalarInt("SELECT count(*) FROM cached_logins WHERE backend_pass IS NULL") == 1)
+    }
+
     /// A different password, protocol or login never matches a stored entry.
     @Test func differentCredentialsMiss() throws {
         let f = try CacheFixture()

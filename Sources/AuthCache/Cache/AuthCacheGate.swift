@@ -30,14 +30,14 @@ public struct AuthCacheGate {
 
     public mutating func before(cacheable: Bool, login: [UInt8], password: [UInt8]) -> Before {
         fromCache = false
-        if case .refuse(let delay) = store.throttleCheck(login: login, clientIP: clientIP) {
+        let (throttle, found) = store.checkBeforeLogin(protocolName: protocolName, login: login, password: password,
+                                                       clientIP: clientIP, cacheable: cacheable)
+        if case .refuse(let delay) = throttle {
             // Attempts during a ban count, so persistence earns a longer one.
             store.recordFailure(login: login, clientIP: clientIP)
             return .refuse(delayMillis: delay)
         }
-        guard cacheable else { return .askAuthService }
-        if case .hit(let backend) = store.lookup(protocolName: protocolName, login: login, password: password,
-                                                 clientIP: clientIP) {
+        if case .hit(let backend)? = found {
             fromCache = true
             return .hit(backend)
         }

@@ -15,8 +15,13 @@ public final class AuthCacheStore {
     private var settings: AuthCacheSettings { shared.settings }
     private let clock: () -> Int64
     private var db: SQLiteConnection?
-    private var key: [UInt8] = []
+    /// The secret key file's key, ready for HMAC (loaded with the connection).
+    private var key = HMACSHA256Key([])
     private var retryAt: Int64 = 0
+    /// The last client address and its network: a login attempt asks for
+    /// both the throttle and the cache, and a thread serves one client at a time.
+    private var lastClientIP = ""
+    private var lastNetwork: String?
 
     /// - clock: Unix seconds; tests inject their own.
     public init(shared: AuthCacheShared, clock: @escaping () -> Int64 = wallClockSeconds) {
@@ -31,7 +36,7 @@ public final class AuthCacheStore {
     public func lookup(protocolName: String, login: [UInt8], password: [UInt8], clientIP: String) -> CacheLookup {
         let started = monotonicNanos()
         defer { shared.counters.lookupNanoseconds.add(monotonicNanos() &- started, ordering: .relaxed) }
-        guard let network = clientNetwork(clientIP, prefix: settings.clientPrefix) else {
+        guard let network = network(of: clientIP) else {
             shared.counters.misses.add(1, ordering: .relaxed)
             return .miss
         }
@@ -72,7 +77,7 @@ public final class AuthCacheStore {
     public func store(protocolName: String, login: [UInt8], password: [UInt8], clientIP: String,
                       backend: CachedBackend, ttlSeconds: Int64? = nil) {
         let ttl = ttlSeconds ?? settings.ttlSeconds
-        guard ttl > 0, let network = clientNetwork(clientIP, prefix: settings.clientPrefix) else { return }
+        guard ttl > 0, let network = network(of: clientIP) else { return }
         let now = clock()
         let stored: Void? = withDatabase { db throws(CacheError) in
             let salt = try CacheKeyFile.randomBytes(16)
@@ -87,7 +92,9 @@ public final class AuthCacheStore {
             s.bind(4, text: protocolName).bind(5, text: displayLogin(login)).bind(6, text: network)
             s.bind(7, text: backend.host).bind(8, Int64(backend.port))
             s.bind(9, blob: backend.user)
-            s.bind(10, blob: backend.password.map { crypt($0, salt: salt, password: password) })
+            // A backend password that is the client's own needs no copy: a hit has it already.
+            let backendPassword = backend.password == password ? nil : backend.password
+            s.bind(10, blob: backendPassword.map { crypt($0, salt: salt, password: password) })
             s.bind(11, now).bind(12, now + ttl)
             try s.run()
         }
@@ -96,11 +103,37 @@ public final class AuthCacheStore {
 
     /// Forgets a cached login (the backend refused it, or the password changed).
     public func forget(protocolName: String, login: [UInt8], clientIP: String) {
-        guard let network = clientNetwork(clientIP, prefix: settings.clientPrefix) else { return }
+        guard let network = network(of: clientIP) else { return }
         _ = withDatabase { db throws(CacheError) in
             try db.statement("DELETE FROM cached_logins WHERE lookup_id = ?")
                 .bind(1, blob: lookupID(protocolName, login, network)).run()
         }
+    }
+
+    /// The throttle check and then, when allowed and `cacheable`, the cache
+    /// lookup of one login attempt, in one read transaction: one snapshot, and
+    /// the WAL read lock (an fcntl pair on the -shm file) taken once instead of
+    /// once per statement. Writes (a refused attempt's count) come after it.
+    public func checkBeforeLogin(protocolName: String, login: [UInt8], password: [UInt8], clientIP: String,
+                                 cacheable: Bool) -> (ThrottleDecision, CacheLookup?) {
+        let began: Void? = withDatabase { db throws(CacheError) in try db.statement("BEGIN").run() }
+        defer { if began != nil { endReadTransaction() } }
+        let throttle = throttleCheck(login: login, clientIP: clientIP)
+        guard case .allow = throttle, cacheable else { return (throttle, nil) }
+        return (throttle, lookup(protocolName: protocolName, login: login, password: password, clientIP: clientIP))
+    }
+
+    /// Ends `checkBeforeLogin`'s transaction on the connection it began on; a
+    /// fault that closed the connection ended it already.
+    private func endReadTransaction() {
+        guard let db, db.inTransaction else { return }
+        db.resetAll()
+        do throws(CacheError) {
+            try db.statement("COMMIT").run()
+        } catch {
+            try? db.execute("ROLLBACK")
+        }
+        db.resetAll()
     }
 
     // MARK: - Throttle
@@ -109,10 +142,11 @@ public final class AuthCacheStore {
     public func throttleCheck(login: [UInt8], clientIP: String) -> ThrottleDecision {
         let policy = settings.throttle
         guard policy.enabled else { return .allow }
-        let network = clientNetwork(clientIP, prefix: settings.clientPrefix) ?? clientIP
+        let network = network(of: clientIP) ?? clientIP
         let name = displayLogin(login)
         let now = clock()
         let banned = withDatabase { db throws(CacheError) -> Bool in
+            // Two point queries: one statement with OR cost more in SQLite's planner than both.
             if policy.isBanned(try failureRecord(db, "address", network), now: now) { return true }
             guard policy.isBanned(try failureRecord(db, "login", name), now: now) else { return false }
             // The owner, coming from where the login last worked, is let through.
@@ -130,7 +164,7 @@ public final class AuthCacheStore {
     public func recordFailure(login: [UInt8], clientIP: String) {
         let policy = settings.throttle
         guard policy.enabled else { return }
-        let network = clientNetwork(clientIP, prefix: settings.clientPrefix) ?? clientIP
+        let network = network(of: clientIP) ?? clientIP
         let now = clock()
         let done: Void? = withDatabase { db throws(CacheError) in
             try db.execute("BEGIN IMMEDIATE")
@@ -150,8 +184,7 @@ public final class AuthCacheStore {
 
     /// Notes that the login works from this network (see `ownerMemorySeconds`).
     public func recordSuccess(login: [UInt8], clientIP: String) {
-        guard settings.throttle.enabled,
-              let network = clientNetwork(clientIP, prefix: settings.clientPrefix) else { return }
+        guard settings.throttle.enabled, let network = network(of: clientIP) else { return }
         let now = clock()
         _ = withDatabase { db throws(CacheError) in
             try db.statement("INSERT OR REPLACE INTO login_networks (login, network, last_success_at) VALUES (?, ?, ?)")
@@ -264,12 +297,20 @@ public final class AuthCacheStore {
 
     // MARK: - Keys
 
+    private func network(of clientIP: String) -> String? {
+        if clientIP != lastClientIP || lastNetwork == nil {
+            lastNetwork = clientNetwork(clientIP, prefix: settings.clientPrefix)
+            lastClientIP = clientIP
+        }
+        return lastNetwork
+    }
+
     private func lookupID(_ proto: String, _ login: [UInt8], _ network: String) -> [UInt8] {
         var m = Array("postern-lookup".utf8)
         appendField(&m, Array(proto.utf8))
         appendField(&m, login)
         appendField(&m, Array(network.utf8))
-        return hmacSHA256(key: key, m)
+        return key.mac(m)
     }
 
     private func verifier(_ salt: [UInt8], _ proto: String, _ login: [UInt8], _ password: [UInt8],
@@ -280,7 +321,7 @@ public final class AuthCacheStore {
         appendField(&m, login)
         appendField(&m, password)
         appendField(&m, Array(network.utf8))
-        return hmacSHA256(key: key, m)
+        return key.mac(m)
     }
 
     /// Encrypts or decrypts (XOR is its own inverse) a backend password with
@@ -291,12 +332,12 @@ public final class AuthCacheStore {
         var m = Array("postern-backend-pass".utf8)
         appendField(&m, salt)
         appendField(&m, password)
-        let streamKey = hmacSHA256(key: key, m)
+        let streamKey = HMACSHA256Key(key.mac(m))
         var out: [UInt8] = []
         out.reserveCapacity(data.count)
         var block: UInt32 = 0
         while out.count < data.count {
-            let stream = hmacSHA256(key: streamKey, withUnsafeBytes(of: block.bigEndian) { Array($0) })
+            let stream = streamKey.mac(withUnsafeBytes(of: block.bigEndian) { Array($0) })
             for b in stream where out.count < data.count { out.append(data[out.count] ^ b) }
             block += 1
         }
@@ -365,7 +406,7 @@ public final class AuthCacheStore {
             if fstat(fd, &st) == 0 && st.st_mode & 0o077 != 0 { fchmod(fd, 0o600) }
             Glibc.close(fd)
         }
-        key = try CacheKeyFile.loadOrCreate(settings.keyPath)
+        key = HMACSHA256Key(try CacheKeyFile.loadOrCreate(settings.keyPath))
         let connection = try SQLiteConnection(path: path, busyTimeoutMillis: settings.busyTimeoutMillis)
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = NORMAL")

@@ -9,6 +9,8 @@ final class SQLiteConnection {
     /// Keyed by the SQL literal's address: hashing the SQL text on every
     /// call showed up in a cache hit's profile; a literal's address is stable.
     private var statements: [UnsafeRawPointer: SQLiteStatement] = [:]
+    /// Statements handed out since the last `resetAll`, so it resets just those.
+    private var used: [SQLiteStatement] = []
 
     /// Opens or creates `path`. The busy timeout is set before anything
     /// touches the file: WAL setup itself can meet a lock.
@@ -47,6 +49,7 @@ final class SQLiteConnection {
         let key = UnsafeRawPointer(sql.utf8Start)
         if let s = statements[key] {
             s.reset()
+            if !used.contains(where: { $0 === s }) { used.append(s) }
             return s
         }
         let text = sql.description
@@ -55,6 +58,7 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK, let raw else { throw error(rc, text) }
         let s = SQLiteStatement(raw, sql: text, connection: self)
         statements[key] = s
+        used.append(s)
         return s
     }
 
@@ -62,8 +66,12 @@ final class SQLiteConnection {
     /// transaction open, and in WAL mode that pins an old snapshot: this
     /// connection would not see other threads' writes.
     func resetAll() {
-        for s in statements.values { s.reset() }
+        for s in used { s.reset() }
+        used.removeAll(keepingCapacity: true)
     }
+
+    /// True while an explicit transaction is open on this connection.
+    var inTransaction: Bool { handle.map { sqlite3_get_autocommit($0) == 0 } ?? false }
 
     func scalarInt(_ sql: StaticString) throws(CacheError) -> Int64 {
         let s = try statement(sql)

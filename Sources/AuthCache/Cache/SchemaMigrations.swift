@@ -18,15 +18,19 @@ func schemaMigrations(_ text: String = authCacheSchemaSQL) -> [SchemaMigration] 
     return result
 }
 
+/// The embedded schema's migrations, split once: every connection (one per
+/// session thread) checks them when it opens.
+let embeddedSchemaMigrations = schemaMigrations()
+
 /// The newest schema version this build knows.
-var latestSchemaVersion: Int { schemaMigrations().last?.version ?? 0 }
+var latestSchemaVersion: Int { embeddedSchemaMigrations.last?.version ?? 0 }
 
 extension SQLiteConnection {
     /// Brings the database to the latest schema, one transaction per
     /// migration, and returns the version it found. A database newer than
     /// this build is refused (code SQLITE_MISMATCH) rather than guessed at.
     @discardableResult
-    func migrate(_ migrations: [SchemaMigration] = schemaMigrations()) throws(CacheError) -> Int {
+    func migrate(_ migrations: [SchemaMigration] = embeddedSchemaMigrations) throws(CacheError) -> Int {
         let found = Int(try scalarInt("PRAGMA user_version"))
         if let last = migrations.last, found > last.version {
             throw CacheError(code: 20, message: "database schema version \(found) is newer than this build's \(last.version)")
