@@ -47,6 +47,22 @@ final class FakeWorkerHandle {
         #expect(seen.withLock { $0.count == 60 && $0.allSatisfy { $0 == "same" } })
     }
 
+    /// Jobs that come one at a time all run on the worker that went idle last, the
+    /// one whose caches are warm, not on each worker in turn.
+    @Test func lastIdleWorkerTakesTheNextJob() throws {
+        let threads = Mutex<[String]>([])
+        let pool = SessionPool<FakeWorkerHandle>(threads: 4, queueCapacity: 10) { FakeWorkerHandle() }
+        try waitUntil { pool.idleWorkers == 4 }
+        for _ in 0..<20 {
+            #expect(pool.submit { handle in
+                threads.withLock { $0.append("\(ObjectIdentifier(handle))") }
+            })
+            try waitUntil { pool.idleWorkers == 4 && pool.counts == (0, 0) }
+        }
+        pool.stop()
+        #expect(threads.withLock { $0.count == 20 && Set($0).count == 1 })
+    }
+
     /// stop after drain runs every queued job; stop(discardQueued:) drops the waiting ones.
     @Test func stopDrainsOrDiscards() throws {
         let ran = Atomic<Int>(0)

@@ -11,6 +11,11 @@ import Synchronization
 /// `makeState`, and every job it runs gets that state `inout` (e.g. a reused
 /// auth_http handle for keep-alive, a per-thread SQLite connection). The state
 /// never leaves its thread, so it need not be Sendable.
+///
+/// Idle workers wait last-in, first-out, each on a semaphore of its own: a new
+/// job wakes the worker that went idle last, whose stack, auth connection and
+/// SQLite pages are still in the CPU's caches. A shared semaphore woke them in
+/// turn, so at low concurrency every login ran on a cold thread.
 public final class SessionPool<WorkerState>: Sendable {
     public typealias Job = @Sendable (inout WorkerState) -> Void
 
@@ -26,6 +31,8 @@ public final class SessionPool<WorkerState>: Sendable {
         var busy = 0
         var accepting = true
         var threads: [ThreadHandle] = []
+        /// Workers waiting for a job, the one that went idle last at the end.
+        var idle: [Int] = []
 
         mutating func pop() -> Work {
             let work = queue[head]
@@ -42,7 +49,8 @@ public final class SessionPool<WorkerState>: Sendable {
     public let threadCount: Int
     public let queueCapacity: Int
     private let state = Mutex(State())
-    private let available = DispatchSemaphore(value: 0)
+    /// One per worker: signalled when that worker is taken off the idle stack.
+    private let wakeups: [DispatchSemaphore]
 
     /// Starts `threads` workers; each calls `makeState` once before its first job.
     public init(threads: Int, queueCapacity: Int, stackSize: Int = 512 * 1024, name: String = "postern-session",
@@ -50,11 +58,12 @@ public final class SessionPool<WorkerState>: Sendable {
         precondition(threads > 0 && queueCapacity >= 0)
         self.threadCount = threads
         self.queueCapacity = queueCapacity
+        wakeups = (0..<threads).map { _ in DispatchSemaphore(value: 0) }
         var handles: [ThreadHandle] = []
-        for _ in 0..<threads {
+        for index in 0..<threads {
             handles.append(startThread(name: name, stackSize: stackSize) { [self] in
                 var workerState = makeState()
-                work(&workerState)
+                work(index, &workerState)
             })
         }
         state.withLock { $0.threads = handles }
@@ -62,13 +71,13 @@ public final class SessionPool<WorkerState>: Sendable {
 
     /// Queues a job; false when threads and queue are all taken or the pool is stopping.
     public func submit(_ job: @escaping Job) -> Bool {
-        let accepted = state.withLock { s -> Bool in
-            guard s.accepting, s.busy + s.queued < threadCount + queueCapacity else { return false }
+        let (accepted, wake) = state.withLock { s -> (Bool, Int?) in
+            guard s.accepting, s.busy + s.queued < threadCount + queueCapacity else { return (false, nil) }
             s.queue.append(.run(job))
             s.queued += 1
-            return true
+            return (true, s.idle.popLast())
         }
-        if accepted { available.signal() }
+        if let wake { wakeups[wake].signal() }
         return accepted
     }
 
@@ -77,6 +86,8 @@ public final class SessionPool<WorkerState>: Sendable {
     /// Jobs waiting for a thread.
     public var queued: Int { state.withLock { $0.queued } }
     public var counts: (busy: Int, queued: Int) { state.withLock { ($0.busy, $0.queued) } }
+    /// Workers waiting for a job.
+    var idleWorkers: Int { state.withLock { $0.idle.count } }
 
     /// Refuses new jobs from now on (QUIT: listeners are closed, sessions finish).
     public func stopAccepting() { state.withLock { $0.accepting = false } }
@@ -98,7 +109,7 @@ public final class SessionPool<WorkerState>: Sendable {
     /// Returns how many queued jobs were discarded.
     @discardableResult
     public func stop(discardQueued: Bool = false) -> Int {
-        let (threads, dropped): ([ThreadHandle], [Work]) = state.withLock { s in
+        let (threads, dropped, idle): ([ThreadHandle], [Work], [Int]) = state.withLock { s in
             s.accepting = false
             var dropped: [Work] = []
             if discardQueued {
@@ -110,22 +121,24 @@ public final class SessionPool<WorkerState>: Sendable {
             for _ in 0..<s.threads.count { s.queue.append(.exit) }
             let t = s.threads
             s.threads = []
-            return (t, dropped)
+            defer { s.idle = [] }
+            return (t, dropped, s.idle)
         }
-        // One signal per exit. Signals already given for discarded jobs make a
-        // worker wake to an empty queue (it waits again) or take an exit early;
-        // either way each worker takes exactly one exit.
+        // Idle workers are woken to take their exit; busy ones find it when
+        // their job ends. Each worker takes exactly one exit.
         let discardedCount = dropped.count
-        for _ in 0..<threads.count { available.signal() }
+        for index in idle { wakeups[index].signal() }
         for t in threads { t.join() }
         return discardedCount
     }
 
-    private func work(_ workerState: inout WorkerState) {
+    private func work(_ index: Int, _ workerState: inout WorkerState) {
         while true {
-            available.wait()
             let work = state.withLock { s -> Work? in
-                guard s.head < s.queue.count else { return nil }
+                guard s.head < s.queue.count else {
+                    s.idle.append(index)
+                    return nil
+                }
                 let w = s.pop()
                 if case .run = w { s.queued -= 1; s.busy += 1 }
                 return w
@@ -137,7 +150,8 @@ public final class SessionPool<WorkerState>: Sendable {
             case .exit?:
                 return
             case nil:
-                continue  // a signal left over from discarded jobs
+                // Whoever takes this worker off the idle stack signals it once.
+                wakeups[index].wait()
             }
         }
     }
