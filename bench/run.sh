@@ -201,7 +201,7 @@ done
 
 # --- auth_http: nginx's http module answers every login with the right backend ---
 read -r auth_port nginx_imap nginx_pop3 nginx_smtp postern_imap postern_pop3 postern_smtp postern_cached \
-    <<<"$(free_ports 8)"
+    postern_cachemiss <<<"$(free_ports 9)"
 mkdir -p "$work/auth" "$work/nginx" "$work/postern"
 cat >"$work/auth/nginx.conf" <<CONF
 daemon off;
@@ -234,7 +234,8 @@ http {
 }
 CONF
 nginx -p "$work/auth" -c "$work/auth/nginx.conf" >"$work/auth/stdout" 2>&1 &
-started_pids+=($!)
+auth_pid=$!
+started_pids+=("$auth_pid")
 port_open "$auth_port" || die "auth nginx did not start: $(cat "$work/auth/error.log" "$work/auth/stdout" 2>/dev/null)"
 
 # --- the two proxies on one mail block (only the listen ports differ) ---
@@ -265,8 +266,11 @@ CONF
     # The same IMAP server with the auth cache on: after one login every
     # login is a hit (imap_login_cached_*); nginx has no cache, so its rows
     # are its ordinary logins, which is the comparison issue 6 asks for.
+    # With auth_cache_ttl 0 (and a file of its own) nothing is stored: every login looks the cache up,
+    # misses and asks the auth service (imap_login_cachemiss_*, Postern only).
     mail_block "$postern_imap" "$postern_pop3" "$postern_smtp" \
-        "server { listen 127.0.0.1:$postern_cached; protocol imap; auth_cache $work/postern/auth-cache.db; auth_cache_ttl 1h; }"
+        "server { listen 127.0.0.1:$postern_cached; protocol imap; auth_cache $work/postern/auth-cache.db; auth_cache_ttl 1h; }
+    server { listen 127.0.0.1:$postern_cachemiss; protocol imap; auth_cache $work/postern/auth-cache-miss.db; auth_cache_ttl 0s; }"
 } >"$work/postern/postern.conf"
 
 (ulimit -n 20000 && exec ${BENCH_WRAP_NGINX:-} nginx -p "$work/nginx" -c "$work/nginx/nginx.conf") >"$work/nginx/stdout" 2>&1 &
@@ -320,7 +324,7 @@ for round in $(seq 1 "$rounds"); do
         echo "bench: round $round/$rounds: $target"
         for c in $CONCS; do
             if ((c == 1)); then n=$SESSIONS_C1; else n=$SESSIONS_CN; fi
-            run "$round" "$target" "imap_login_c$c" imap-login "$imap" "$c" "$n" "$user" "$pass" "$pid"
+            run "$round" "$target" "imap_login_c$c" imap-login "$imap" "$c" "$n" "$user" "$pass" "$pid" "$auth_pid"
             if ((c > 1)) && [[ $target != direct ]]; then
                 cached=$imap
                 if [[ $target == postern ]]; then
@@ -328,15 +332,19 @@ for round in $(seq 1 "$rounds"); do
                     # One login first, so that every measured login is a hit.
                     timeout 30 "$loadgen" imap-login "$cached" 1 1 "$user" "$pass" >/dev/null 2>&1 || true
                 fi
-                run "$round" "$target" "imap_login_cached_c$c" imap-login "$cached" "$c" "$n" "$user" "$pass" "$pid"
+                run "$round" "$target" "imap_login_cached_c$c" imap-login "$cached" "$c" "$n" "$user" "$pass" "$pid" "$auth_pid"
+                if [[ $target == postern ]]; then
+                    run "$round" "$target" "imap_login_cachemiss_c$c" imap-login "$postern_cachemiss" "$c" "$n" \
+                        "$user" "$pass" "$pid" "$auth_pid"
+                fi
             fi
             if ((pop_ok)); then
-                run "$round" "$target" "pop3_login_c$c" pop3-login "$pop3" "$c" "$n" "$user" "$pass" "$pid"
+                run "$round" "$target" "pop3_login_c$c" pop3-login "$pop3" "$c" "$n" "$user" "$pass" "$pid" "$auth_pid"
             else
                 unsupported "$round" "$target" "pop3_login_c$c"
             fi
             if ((smtp_ok)); then
-                run "$round" "$target" "smtp_c$c" smtp "$smtp" "$c" "$n" "$user" "$pass" "$pid"
+                run "$round" "$target" "smtp_c$c" smtp "$smtp" "$c" "$n" "$user" "$pass" "$pid" "$auth_pid"
             else
                 unsupported "$round" "$target" "smtp_c$c"
             fi

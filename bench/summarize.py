@@ -20,6 +20,8 @@ SESSION_METRICS = [
     ("p50_ms", "p50 ms", "low"),
     ("p99_ms", "p99 ms", "low"),
     ("proxy_cpu_per_login_us", "proxy CPU us/login", "low"),
+    ("auth_cpu_per_login_us", "auth service CPU us/login", "low"),
+    ("total_cpu_per_login_us", "proxy + auth service CPU us/login", "low"),
     ("gen_cpu", "loadgen CPU share", None),
 ]
 FETCH_METRICS = [
@@ -72,6 +74,9 @@ def parse(path):
                     values[k] = v
             if "rss_total_kb" in values and values.get("held", "0") != "0":
                 values["rss_total_per_session_kb"] = str(float(values["rss_total_kb"]) / float(values["held"]))
+            if "proxy_cpu_per_login_us" in values and "auth_cpu_per_login_us" in values:
+                values["total_cpu_per_login_us"] = str(
+                    float(values["proxy_cpu_per_login_us"]) + float(values["auth_cpu_per_login_us"]))
             if workload not in order:
                 order.append(workload)
             runs.setdefault((workload, target), []).append(values)
@@ -117,11 +122,57 @@ def title(workload):
     return {
         "imap_login": f"IMAP LOGIN/LOGOUT {arg}",
         "imap_login_cached": f"IMAP LOGIN/LOGOUT {arg}, Postern auth cache hits (nginx: no cache)",
+        "imap_login_cachemiss": f"IMAP LOGIN/LOGOUT {arg}, Postern auth cache misses (Postern only)",
         "pop3_login": f"POP3 USER/PASS/QUIT {arg}",
         "smtp": f"SMTP EHLO..DATA 10KB..QUIT {arg}",
         "fetch": f"FETCH relay, {arg} stream(s)",
         "idle": f"idle IMAP sessions, {arg}",
     }.get(name, workload)
+
+
+# Issue 5: a hit must cost less than the auth_http round trip it replaces.
+# (mode, metric) -> (comparison, ratio to Postern with the cache off).
+CACHE_TARGETS = {
+    ("hit", "rate"): (">=", 1.0),
+    ("hit", "total_cpu_per_login_us"): ("<", 1.0),
+}
+CACHE_MODES = [("off", "imap_login_c"), ("hit", "imap_login_cached_c"), ("miss", "imap_login_cachemiss_c")]
+
+
+def auth_cache_table(order, runs):
+    """Postern against itself: auth cache off, every login a hit, every login a miss."""
+    lines, checks = [], []
+    concs = [w.rpartition("_c")[2] for w in order if w.startswith("imap_login_cached_c")]
+    metrics = [m for m in SESSION_METRICS if m[0] != "gen_cpu"]
+    for conc in concs:
+        medians = {}
+        for mode, prefix in CACHE_MODES:
+            for key, _, _ in metrics:
+                medians[(mode, key)] = cell(runs.get((prefix + conc, "postern"), []), key)
+        if not any(medians[(m, "rate")][1] for m, _ in CACHE_MODES):
+            continue
+        if not lines:
+            lines += ["", "Postern's auth cache (issue 5), IMAP LOGIN/LOGOUT through Postern only: the cache off,",
+                      "on with every login a hit, on with every login a miss (auth_cache_ttl 0). Ratio: to \"off\"."]
+        lines += ["", f"| c{conc} | metric | off | hit | miss | hit/off | miss/off | target |", "|---|---|---|---|---|---|---|---|"]
+        for key, label, _ in metrics:
+            off = medians[("off", key)][1]
+            ratios = []
+            for mode in ("hit", "miss"):
+                value = medians[(mode, key)][1]
+                ratios.append(f"{value / off:.2f}x" if off and value is not None else "")
+            target = ""
+            spec = CACHE_TARGETS.get(("hit", key))
+            hit = medians[("hit", key)][1]
+            if spec and off and hit is not None:
+                op, want = spec
+                r = hit / off
+                ok = {">=": r >= want, "<=": r <= want, "<": r < want}[op]
+                target = f"{op} {want}x: {'met' if ok else 'NOT met'}"
+                checks.append((f"auth cache hit c{conc}", label, ok))
+            lines.append(f"| c{conc} | {label} | " + " | ".join(medians[(m, key)][0] for m, _ in CACHE_MODES)
+                         + f" | {ratios[0]} | {ratios[1]} | {target} |")
+    return lines, checks
 
 
 def main():
@@ -178,11 +229,14 @@ def main():
                     if "unsupported" not in s and s.get("answered") != want:
                         lines.append(f"{t}: {workload}: only {s.get('answered')} of {want} sessions answered")
                         errors += 1
+    cache_lines, cache_checks = auth_cache_table(order, runs)
+    checks += cache_checks
     met = sum(1 for c in checks if c[2])
     lines.append("")
     lines.append(f"Targets met: {met} of {len(checks)}." + (
         " Not met: " + "; ".join(f"{w} {l}" for w, l, ok in checks if not ok) if met < len(checks) else ""))
     lines.append(f"Errors: {errors}.")
+    lines += cache_lines
     text = "\n".join(lines)
     print(text)
     if args.out:
