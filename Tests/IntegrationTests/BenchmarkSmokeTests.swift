@@ -22,8 +22,9 @@ private enum BenchmarkSmoke {
     }
 
     /// Runs the script with output in a file (no pipe a stray child could hold open);
-    /// gives up after `timeout` seconds.
-    static func run(_ arguments: [String], timeout: Double) throws -> (status: Int32, output: String) {
+    /// gives up after `timeout` seconds. Waits with `Task.sleep`: the run takes minutes
+    /// in a loaded CI, and a blocking wait would hold one of the test pool's few threads.
+    static func run(_ arguments: [String], timeout: Double) async throws -> (status: Int32, output: String) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("postern-bench-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
@@ -36,10 +37,10 @@ private enum BenchmarkSmoke {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            _ = await ProcessRunner.waitForExit(process, seconds: 30)
         }
         try handle.close()
         let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -50,9 +51,9 @@ private enum BenchmarkSmoke {
 @Suite("Benchmark smoke run", .enabled(if: BenchmarkSmoke.canRun, "needs nginx, dovecot, cc and a built postern"))
 struct BenchmarkSmokeTests {
     /// The tiny benchmark (one round, c1/c4, 1 MB fetch, 50 idle sessions) exits 0 and prints a table without errors.
-    @Test func tinyRunPrintsTable() throws {
-        let result = try BenchmarkSmoke.run(
-            ["--size", "tiny", "--rounds", "1", "--postern", BenchmarkSmoke.postern], timeout: 240)
+    @Test func tinyRunPrintsTable() async throws {
+        let result = try await BenchmarkSmoke.run(
+            ["--size", "tiny", "--rounds", "1", "--postern", BenchmarkSmoke.postern], timeout: 480)
         #expect(result.status == 0, "bench/run.sh failed:\n\(result.output)")
         #expect(result.output.contains("| workload | metric | direct | nginx | postern |"))
         #expect(result.output.contains("IMAP LOGIN/LOGOUT c4"))

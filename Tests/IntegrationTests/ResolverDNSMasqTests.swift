@@ -13,36 +13,28 @@ struct ResolverDNSMasqIntegrationTests {
     /// dnsmasq on a free loopback port with good.test (127.0.0.2, PTR and A) and a
     /// PTR for 127.0.0.3 to bad.test, whose A record is 127.0.0.9.
     final class DNSServer {
-        let process = Process()
+        /// Not a Foundation `Process`: see `SpawnedProcess`.
+        let process: SpawnedProcess
         let port: Int
 
         init(directory: URL) throws {
             let hosts = directory.appendingPathComponent("dns-hosts")
             try "127.0.0.2 good.test\n127.0.0.9 bad.test\n".write(to: hosts, atomically: true, encoding: .utf8)
             port = freeLoopbackUDPAndTCPPort()
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-            process.arguments = [
+            process = try SpawnedProcess("/usr/sbin/dnsmasq", [
                 "--no-daemon", "--port=\(port)", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
                 "--no-hosts", "--addn-hosts=\(hosts.path)", "--conf-file=/dev/null", "--user=root",
                 "--pid-file=\(directory.appendingPathComponent("dnsmasq.pid").path)",
                 "--local=/test/", "--local=/127.in-addr.arpa/", "--local-ttl=60",
                 "--ptr-record=3.0.0.127.in-addr.arpa,bad.test",
-            ]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            ])
             for _ in 0..<40 where !loopbackPortAccepts(port) {
                 guard process.isRunning else { break }
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
 
-        func stop() {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-        }
+        func stop() { process.kill() }
     }
 
     /// A confirmed name is logged; a PTR whose A record does not match is [UNAVAILABLE].

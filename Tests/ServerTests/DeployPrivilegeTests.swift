@@ -57,7 +57,8 @@ import Testing
         // The log was handed over, so the unprivileged process can still reopen it.
         postern.signal(SIGUSR1)
         #expect(postern.waitForLog("reopening logs"))
-        #expect(postern.stop() == 0)
+        let stopped = postern.stop()
+        #expect(stopped == 0, "\(postern.log)")
     }
 
     /// An unknown `user` stops start-up with an emerg line instead of serving as root.

@@ -2,11 +2,13 @@ import Foundation
 import Glibc
 import Testing
 @testable import Server
+import TestSupport
 
 /// A dnsmasq on a free loopback UDP port serving fixed records, for as long as the value lives.
 final class DNSMasq {
     let port: UInt16
-    let process = Process()
+    /// Not a Foundation `Process`: see `SpawnedProcess`.
+    let process: SpawnedProcess
     let directory: URL
 
     static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq") }
@@ -18,8 +20,7 @@ final class DNSMasq {
         let hostsFile = directory.appendingPathComponent("hosts")
         try (hosts.joined(separator: "\n") + "\n").write(to: hostsFile, atomically: true, encoding: .utf8)
         port = try freeUDPPort()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-        process.arguments = [
+        let arguments = [
             "--no-daemon", "--port=\(port)", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
             "--no-hosts", "--addn-hosts=\(hostsFile.path)", "--conf-file=/dev/null",
             "--pid-file=\(directory.appendingPathComponent("pid").path)", "--user=root",
@@ -27,12 +28,7 @@ final class DNSMasq {
             "--local=/test/", "--local=/127.in-addr.arpa/", "--local-ttl=60",
         ] + ptr.map { "--ptr-record=\($0.0),\($0.1)" }
         let log = directory.appendingPathComponent("log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try? handle.close()
+        process = try SpawnedProcess("/usr/sbin/dnsmasq", arguments, outputPath: log.path)
         // Ready once it answers.
         let resolver = DNSResolver(servers: [.ipv4(bytes: [127, 0, 0, 1], port: port)], timeoutMillis: 200,
                                    cache: DNSCache(capacity: 1))
@@ -51,10 +47,7 @@ final class DNSMasq {
     func stop() {
         // SIGKILL: a test runner may hand its blocked SIGTERM mask down to
         // children, and this dnsmasq holds nothing worth a clean exit.
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
