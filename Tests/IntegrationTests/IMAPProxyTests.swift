@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Real IMAP clients through the built Postern to a real Dovecot, routed by the example

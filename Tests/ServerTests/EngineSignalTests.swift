@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import Server
+import TestSupport
 
 @Suite struct EngineSignalTests {
     /// A blocked USR1 sent to this thread is returned by waitForSignal as reopenLogs.
@@ -35,30 +36,16 @@ import Testing
 
     /// -s sends the signal to the pid in the file (checked with a child that dies of TERM).
     @Test func signalRunningProcess() throws {
-        // posix_spawn with an empty signal mask: another test blocks TERM on a
-        // shared test thread, and a child would inherit that mask.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGTERM)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
-        defer { argv.forEach { free($0) } }
-        #expect(posix_spawn(&pid, "/bin/sleep", nil, &attributes, argv, nil) == 0)
+        // Spawned with an empty signal mask: another test blocks TERM on a shared
+        // test thread, and a child would inherit that mask.
+        let child = try SpawnedProcess("/bin/sleep", ["30"])
+        let pid = child.pid
         let path = engineTempPath("c.pid")
         defer { PidFile.remove(path: path) }
         try PidFile.write(path: path, pid: pid)
         try PidFile.signalRunningProcess(.fastStop, pidPath: path)
-        var status: Int32 = 0
-        #expect(waitpid(pid, &status, 0) == pid)
-        #expect(status & 0x7f == SIGTERM)
+        #expect(child.waitForExit(seconds: 10))
+        #expect(child.terminatingSignal == SIGTERM)
     }
 
     /// A pid file with garbage is refused with nginx's wording.

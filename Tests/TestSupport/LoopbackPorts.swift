@@ -55,14 +55,25 @@ public func loopbackTCPPortIsFree(_ port: Int) -> Bool {
     defer { close(fd) }
     var yes: Int32 = 1
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    return withLoopbackAddress(port) { bind(fd, $0, $1) == 0 }
+}
+
+/// True when something accepts a TCP connection on 127.0.0.1:port.
+public func loopbackPortAccepts(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return withLoopbackAddress(port) { connect(fd, $0, $1) == 0 }
+}
+
+/// 127.0.0.1:port as the sockaddr that bind and connect take.
+private func withLoopbackAddress<T>(_ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-            bind(fd, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-        }
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
 }
 

@@ -18,7 +18,9 @@ public final class SpawnedProcess: @unchecked Sendable {
     public enum SpawnError: Error { case failed(String, Int32) }
 
     /// Starts `path` with `arguments`; stdin from /dev/null, stdout and stderr to
-    /// `outputPath` (appended) or /dev/null. The child's signal mask is cleared.
+    /// `outputPath` (appended) or /dev/null. The child's signal mask is cleared and
+    /// the stop signals have their default action: a test thread may have blocked
+    /// or caught them, and a child would inherit that.
     public init(_ path: String, _ arguments: [String], outputPath: String? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -33,13 +35,41 @@ public final class SpawnedProcess: @unchecked Sendable {
         var empty = sigset_t()
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for number in [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGPIPE] { sigaddset(&defaults, number) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child: pid_t = 0
         let rc = posix_spawn(&child, path, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw SpawnError.failed(path, rc) }
         pid = child
+    }
+
+    /// The wait status once the child was reaped (`isRunning` false), else nil.
+    public var waitStatus: Int32? {
+        _ = isRunning
+        lock.lock()
+        defer { lock.unlock() }
+        return status
+    }
+
+    /// The signal that ended the child, if one did.
+    public var terminatingSignal: Int32? {
+        guard let status = waitStatus, status & 0x7f != 0, status & 0x7f != 0x7f else { return nil }
+        return status & 0x7f
+    }
+
+    /// Waits until the child exits, at most `seconds`; true when it did.
+    public func waitForExit(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning {
+            if Date() >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
     }
 
     /// False once the child exited (it is then reaped).

@@ -140,18 +140,3 @@ enum Repository {
     static let scripts = root.appendingPathComponent("scripts")
 }
 
-/// True when something accepts a TCP connection on 127.0.0.1:port.
-func loopbackPortAccepts(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-            connect(fd, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-        }
-    }
-}
