@@ -98,6 +98,25 @@ let backendA = CachedBackend(host: "127.0.0.1", port: 1143, user: nil, password:
         #expect(f.shared.counters.faults.load(ordering: .relaxed) == 0, "\(f.logs.all)")
     }
 
+    /// An accepted login notes the owner's network and stores the answer in one
+    /// transaction; not cacheable or TTL 0 notes the network only.
+    @Test func recordAcceptedStoresAndNotesTogether() throws {
+        let f = try CacheFixture()
+        f.store.recordAccepted(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7",
+                               cacheable: true, backend: backendA)
+        f.store.recordAccepted(protocolName: "imap", login: Array("cram".utf8), password: [], clientIP: "192.0.2.8",
+                               cacheable: false, backend: backendA)
+        f.store.recordAccepted(protocolName: "imap", login: Array("ttl0".utf8), password: Self.password,
+                               clientIP: "192.0.2.9", cacheable: true, backend: backendA, ttlSeconds: 0)
+        #expect(f.store.lookup(protocolName: "imap", login: Self.login, password: Self.password, clientIP: "192.0.2.7")
+                == .hit(backendA))
+        let reader = try SQLiteConnection(path: f.path, busyTimeoutMillis: 1000, create: false)
+        #expect(try reader.scalarInt("SELECT count(*) FROM cached_logins") == 1)
+        #expect(try reader.scalarInt("SELECT count(*) FROM login_networks") == 3)
+        #expect(f.shared.counters.stored.load(ordering: .relaxed) == 1)
+        #expect(f.shared.counters.faults.load(ordering: .relaxed) == 0, "\(f.logs.all)")
+    }
+
     /// A backend password that is the client's own is not stored (a hit has it already);
     /// the hit then carries none, and the session logs in with the client's password.
     @Test func backendPasswordEqualToClientsIsNotStored() throws {

@@ -48,10 +48,8 @@ public struct AuthCacheGate {
     /// and note the network as the owner's.
     public func accepted(cacheable: Bool, login: [UInt8], password: [UInt8], backend: CachedBackend,
                          authCacheTTL: Int?) {
-        store.recordSuccess(login: login, clientIP: clientIP)
-        guard cacheable else { return }
-        store.store(protocolName: protocolName, login: login, password: password, clientIP: clientIP,
-                    backend: backend, ttlSeconds: authCacheTTL.map { Int64($0) })
+        store.recordAccepted(protocolName: protocolName, login: login, password: password, clientIP: clientIP,
+                             cacheable: cacheable, backend: backend, ttlSeconds: authCacheTTL.map { Int64($0) })
     }
 
     /// The auth service refused: count it toward the throttle.

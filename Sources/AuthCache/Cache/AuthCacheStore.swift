@@ -80,25 +80,61 @@ public final class AuthCacheStore {
         guard ttl > 0, let network = network(of: clientIP) else { return }
         let now = clock()
         let stored: Void? = withDatabase { db throws(CacheError) in
-            let salt = try CacheKeyFile.randomBytes(16)
-            let s = try db.statement("""
-                INSERT OR REPLACE INTO cached_logins (lookup_id, salt, verifier, protocol, login, network,
-                    backend_host, backend_port, backend_user, backend_pass, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            s.bind(1, blob: lookupID(protocolName, login, network))
-            s.bind(2, blob: salt)
-            s.bind(3, blob: verifier(salt, protocolName, login, password, network))
-            s.bind(4, text: protocolName).bind(5, text: displayLogin(login)).bind(6, text: network)
-            s.bind(7, text: backend.host).bind(8, Int64(backend.port))
-            s.bind(9, blob: backend.user)
-            // A backend password that is the client's own needs no copy: a hit has it already.
-            let backendPassword = backend.password == password ? nil : backend.password
-            s.bind(10, blob: backendPassword.map { crypt($0, salt: salt, password: password) })
-            s.bind(11, now).bind(12, now + ttl)
-            try s.run()
+            try insertCachedLogin(db, protocolName, login, password, network, backend, now: now, ttl: ttl)
         }
         if stored != nil { shared.counters.stored.add(1, ordering: .relaxed) }
+    }
+
+    /// The auth service accepted: notes the login's network as the owner's
+    /// (throttle on) and stores the answer (`cacheable`, TTL above 0) in one
+    /// write transaction, one commit on the session thread instead of two.
+    public func recordAccepted(protocolName: String, login: [UInt8], password: [UInt8], clientIP: String,
+                               cacheable: Bool, backend: CachedBackend, ttlSeconds: Int64? = nil) {
+        let ttl = ttlSeconds ?? settings.ttlSeconds
+        let storing = cacheable && ttl > 0
+        let noting = settings.throttle.enabled
+        guard storing || noting, let network = network(of: clientIP) else { return }
+        let now = clock()
+        let done: Void? = withDatabase { db throws(CacheError) in
+            try db.execute("BEGIN IMMEDIATE")
+            do throws(CacheError) {
+                if noting { try insertLoginNetwork(db, login, network, now: now) }
+                if storing { try insertCachedLogin(db, protocolName, login, password, network, backend, now: now, ttl: ttl) }
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+        if done != nil && storing { shared.counters.stored.add(1, ordering: .relaxed) }
+    }
+
+    private func insertCachedLogin(_ db: SQLiteConnection, _ protocolName: String, _ login: [UInt8],
+                                   _ password: [UInt8], _ network: String, _ backend: CachedBackend,
+                                   now: Int64, ttl: Int64) throws(CacheError) {
+        let salt = try CacheKeyFile.randomBytes(16)
+        let s = try db.statement("""
+            INSERT OR REPLACE INTO cached_logins (lookup_id, salt, verifier, protocol, login, network,
+                backend_host, backend_port, backend_user, backend_pass, created_at, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        s.bind(1, blob: lookupID(protocolName, login, network))
+        s.bind(2, blob: salt)
+        s.bind(3, blob: verifier(salt, protocolName, login, password, network))
+        s.bind(4, text: protocolName).bind(5, text: displayLogin(login)).bind(6, text: network)
+        s.bind(7, text: backend.host).bind(8, Int64(backend.port))
+        s.bind(9, blob: backend.user)
+        // A backend password that is the client's own needs no copy: a hit has it already.
+        let backendPassword = backend.password == password ? nil : backend.password
+        s.bind(10, blob: backendPassword.map { crypt($0, salt: salt, password: password) })
+        s.bind(11, now).bind(12, now + ttl)
+        try s.run()
+    }
+
+    private func insertLoginNetwork(_ db: SQLiteConnection, _ login: [UInt8], _ network: String,
+                                    now: Int64) throws(CacheError) {
+        try db.statement("INSERT OR REPLACE INTO login_networks (login, network, last_success_at) VALUES (?, ?, ?)")
+            .bind(1, text: displayLogin(login)).bind(2, text: network).bind(3, now).run()
     }
 
     /// Forgets a cached login (the backend refused it, or the password changed).
@@ -186,10 +222,7 @@ public final class AuthCacheStore {
     public func recordSuccess(login: [UInt8], clientIP: String) {
         guard settings.throttle.enabled, let network = network(of: clientIP) else { return }
         let now = clock()
-        _ = withDatabase { db throws(CacheError) in
-            try db.statement("INSERT OR REPLACE INTO login_networks (login, network, last_success_at) VALUES (?, ?, ?)")
-                .bind(1, text: displayLogin(login)).bind(2, text: network).bind(3, now).run()
-        }
+        _ = withDatabase { db throws(CacheError) in try insertLoginNetwork(db, login, network, now: now) }
     }
 
     func failureRecord(_ db: SQLiteConnection, _ kind: String, _ subject: String) throws(CacheError) -> FailureRecord? {
