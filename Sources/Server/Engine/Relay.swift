@@ -33,15 +33,7 @@ public final class RelayEngine: Sendable {
     /// endpoints afterwards. After `stop()`, the pair is closed at once with `.stopped`.
     public func add(client: any RelayEndpoint, backend: any RelayEndpoint, options: RelayOptions = RelayOptions(),
                     onClose: @escaping @Sendable (RelayStats) -> Void) {
-        counters.livePairs.add(1, ordering: .relaxed)
-        let request = RelayRequest(client: client, backend: backend, options: options, onClose: onClose)
-        let target = threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!
-        if stopped.load(ordering: .acquiring) || !target.enqueue(request) {
-            client.close()
-            backend.close()
-            counters.livePairs.subtract(1, ordering: .relaxed)
-            onClose(RelayStats(bytesClientToBackend: 0, bytesBackendToClient: 0, duration: .zero, reason: .stopped))
-        }
+        hand(makePair(client: client, backend: backend, options: options, onClose: onClose))
     }
 
     /// `add`, but the calling thread (a session thread) first relays the pair
@@ -51,18 +43,23 @@ public final class RelayEngine: Sendable {
     /// ends, so idle sessions still hold no session thread.
     public func add(client: any RelayEndpoint, backend: any RelayEndpoint, options: RelayOptions, local: RelayLocal,
                     onClose: @escaping @Sendable (RelayStats) -> Void) {
-        guard options.lingerMillis > 0, !stopped.load(ordering: .acquiring) else {
-            add(client: client, backend: backend, options: options, onClose: onClose)
-            return
+        let pair = makePair(client: client, backend: backend, options: options, onClose: onClose)
+        if options.lingerMillis > 0 && !stopped.load(ordering: .acquiring)
+            && !local.linger(pair, millis: options.lingerMillis, counters: counters) {
+            return  // ended while lingering, and reported
         }
-        counters.livePairs.add(1, ordering: .relaxed)
-        let pair = RelayPair(client: client, backend: backend, options: options, onClose: onClose,
-                             now: monotonicNanoseconds())
-        guard local.linger(pair, millis: options.lingerMillis, counters: counters) else { return }
         hand(pair)
     }
 
-    /// Gives an idle pair to the least loaded relay thread.
+    private func makePair(client: any RelayEndpoint, backend: any RelayEndpoint, options: RelayOptions,
+                          onClose: @escaping @Sendable (RelayStats) -> Void) -> RelayPair {
+        counters.livePairs.add(1, ordering: .relaxed)
+        return RelayPair(client: client, backend: backend, options: options, onClose: onClose,
+                         now: monotonicNanoseconds())
+    }
+
+    /// Gives a pair to the least loaded relay thread; after `stop()` it is
+    /// closed at once with `.stopped`.
     private func hand(_ pair: RelayPair) {
         let target = threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!
         if stopped.load(ordering: .acquiring) || !target.enqueue(pair: pair) {
@@ -102,19 +99,10 @@ public final class RelayEngine: Sendable {
     }
 }
 
-/// A pair on its way from a session thread to a relay thread.
-struct RelayRequest: Sendable {
-    let client: any RelayEndpoint
-    let backend: any RelayEndpoint
-    let options: RelayOptions
-    let onClose: @Sendable (RelayStats) -> Void
-}
-
 /// One relay thread's mailbox and loop.
 final class RelayThread: Sendable {
     struct Inbox {
-        var requests: [RelayRequest] = []
-        /// Pairs a session thread already relayed for a while (idle now).
+        /// Pairs from session threads (some relayed there for a while first).
         var pairs: [RelayPair] = []
         var closeAll = false
         var exit = false
@@ -133,16 +121,6 @@ final class RelayThread: Sendable {
     }
 
     /// false when the thread is exiting and will not take the pair.
-    func enqueue(_ r: RelayRequest) -> Bool {
-        let ok = inbox.withLock { i -> Bool in
-            guard !i.exit else { return false }
-            i.requests.append(r)
-            return true
-        }
-        if ok { load.add(1, ordering: .relaxed); wake.wake() }
-        return ok
-    }
-
     func enqueue(pair: RelayPair) -> Bool {
         let ok = inbox.withLock { i -> Bool in
             guard !i.exit else { return false }
@@ -163,11 +141,8 @@ final class RelayThread: Sendable {
         var pairs: [RelayPair] = []
         var fds: [pollfd] = []
         while true {
-            let taken = inbox.withLock { i -> Inbox in defer { i.requests = []; i.pairs = []; i.closeAll = false }; return i }
+            let taken = inbox.withLock { i -> Inbox in defer { i.pairs = []; i.closeAll = false }; return i }
             var now = monotonicNanoseconds()
-            for r in taken.requests {
-                pairs.append(RelayPair(client: r.client, backend: r.backend, options: r.options, onClose: r.onClose, now: now))
-            }
             pairs.append(contentsOf: taken.pairs)
             if taken.closeAll {
                 for p in pairs { p.finish(reason: .stopped, pool: pool, counters: counters, now: now) }
