@@ -110,8 +110,9 @@ extension ProxySessionCore {
     /// `proxy_ssl on`: the TLS handshake with the backend after the TCP
     /// connect (and PROXY header), before its greeting. The name checked and
     /// sent is `proxy_ssl_name`, else the upstream's address as the auth
-    /// service gave it; it goes into SNI only with `proxy_ssl_server_name on`. A failure is the backend's: internal server error to
-    /// the client, an error line, both sides closed. false: the session is closed.
+    /// service gave it; it goes into SNI only with `proxy_ssl_server_name on`.
+    /// A failure is the backend's: internal server error to the client, an
+    /// error line, both sides closed. false: the session is closed.
     mutating func connectBackendTLS(_ backend: SessionConnection, auth: AuthAccepted) -> Bool {
         guard let tls = settings.backendTLS else { return true }
         log.set(action: "SSL handshaking to upstream")

@@ -35,10 +35,9 @@ public final class TLSServerContextSet: @unchecked Sendable {
     /// Chooses the listener's protocol from the client's ALPN list (RFC 7301 §3.2).
     static let alpnCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
                                              UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?) -> Int32 = { ssl, out, outLength, client, clientLength, _ in
-        guard let ssl, let out, let outLength,
-              let raw = SSL_get_ex_data(ssl, TLSStream.exDataIndex) else { return SSL_TLSEXT_ERR_NOACK }
-        let stream = Unmanaged<TLSStream>.fromOpaque(raw).takeUnretainedValue()
-        guard let wire = stream.contexts?.alpnWire else { return SSL_TLSEXT_ERR_NOACK }
+        guard let ssl, let out, let outLength, let wire = TLSStream.of(ssl)?.contexts?.alpnWire else {
+            return SSL_TLSEXT_ERR_NOACK
+        }
         var selected: UnsafeMutablePointer<UInt8>?
         let result = SSL_select_next_proto(&selected, outLength, wire.baseAddress, UInt32(wire.count), client, clientLength)
         guard result == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_ALERT_FATAL }
@@ -56,10 +55,8 @@ public final class TLSServerContextSet: @unchecked Sendable {
     /// the other certificate, and the verify settings are copied over because
     /// SSL_set_SSL_CTX leaves those of the SSL as they were.
     static let servernameCallback: cossl_servername_cb = { ssl, _, _ in
-        guard let ssl,
-              let raw = SSL_get_ex_data(ssl, TLSStream.exDataIndex),
+        guard let ssl, let stream = TLSStream.of(ssl),
               let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) else { return SSL_TLSEXT_ERR_OK }
-        let stream = Unmanaged<TLSStream>.fromOpaque(raw).takeUnretainedValue()
         let serverName = String(cString: name)
         stream.sniName = serverName
         guard let contexts = stream.contexts, let entry = contexts.lookup(serverName) else { return SSL_TLSEXT_ERR_OK }

@@ -46,8 +46,15 @@ public final class TLSStream: RelayEndpoint, @unchecked Sendable {
     /// The `byName` entry SNI selected (its name as given), nil when the default served.
     public var selectedName: String? { sniSelected }
 
-    /// ex_data slot on SSL pointing back to the (unretained) stream, for the SNI callback.
+    /// ex_data slot on SSL pointing back to the (unretained) stream, for OpenSSL's
+    /// callbacks (SNI, ALPN, session tickets).
     static let exDataIndex: Int32 = cossl_ssl_get_ex_new_index()
+
+    /// The stream an OpenSSL callback's SSL belongs to (server side), if any.
+    static func of(_ ssl: OpaquePointer) -> TLSStream? {
+        guard let raw = SSL_get_ex_data(ssl, exDataIndex) else { return nil }
+        return Unmanaged<TLSStream>.fromOpaque(raw).takeUnretainedValue()
+    }
 
     private init(socket: Socket, ssl: OpaquePointer, contexts: TLSServerContextSet?, clientContext: TLSClientContext?) {
         self.socket = socket

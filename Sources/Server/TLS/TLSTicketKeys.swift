@@ -43,10 +43,7 @@ final class TLSTicketKeys: Sendable {
     /// context; nginx likewise uses the default server's keys then. So the
     /// keys are those of the listener's default context.
     private static func keys(for ssl: OpaquePointer) -> TLSTicketKeys? {
-        if let raw = SSL_get_ex_data(ssl, TLSStream.exDataIndex) {
-            let stream = Unmanaged<TLSStream>.fromOpaque(raw).takeUnretainedValue()
-            if let keys = stream.contexts?.defaultContext.ticketKeys { return keys }
-        }
+        if let keys = TLSStream.of(ssl)?.contexts?.defaultContext.ticketKeys { return keys }
         guard let ctx = SSL_get_SSL_CTX(ssl), let raw = SSL_CTX_get_ex_data(ctx, exDataIndex) else { return nil }
         return Unmanaged<TLSTicketKeys>.fromOpaque(raw).takeUnretainedValue()
     }
