@@ -159,20 +159,14 @@ struct AuthDeadline {
     let nanoseconds: Int64
 
     static func after(millis: Int) -> AuthDeadline {
-        AuthDeadline(nanoseconds: monotonicNow() + Int64(millis) * 1_000_000)
+        AuthDeadline(nanoseconds: Int64(monotonicNanos()) + Int64(millis) * 1_000_000)
     }
 
     /// Milliseconds left, rounded up so a poll never wakes just before the end.
     var remainingMillis: Int {
-        let left = nanoseconds - monotonicNow()
+        let left = nanoseconds - Int64(monotonicNanos())
         return left <= 0 ? 0 : Int((left + 999_999) / 1_000_000)
     }
-}
-
-private func monotonicNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
 
 private func errnoText(_ code: Int32 = errno) -> String {
