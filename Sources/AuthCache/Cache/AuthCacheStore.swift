@@ -96,14 +96,9 @@ public final class AuthCacheStore {
         guard storing || noting, let network = network(of: clientIP) else { return }
         let now = clock()
         let done: Void? = withDatabase { db throws(CacheError) in
-            try db.execute("BEGIN IMMEDIATE")
-            do throws(CacheError) {
+            try db.writeTransaction { () throws(CacheError) in
                 if noting { try insertLoginNetwork(db, login, network, now: now) }
                 if storing { try insertCachedLogin(db, protocolName, login, password, network, backend, now: now, ttl: ttl) }
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
         if done != nil && storing { shared.counters.stored.add(1, ordering: .relaxed) }
@@ -203,16 +198,11 @@ public final class AuthCacheStore {
         let network = network(of: clientIP) ?? clientIP
         let now = clock()
         let done: Void? = withDatabase { db throws(CacheError) in
-            try db.execute("BEGIN IMMEDIATE")
-            do throws(CacheError) {
+            try db.writeTransaction { () throws(CacheError) in
                 for (kind, subject) in [("address", network), ("login", displayLogin(login))] {
                     let next = policy.afterFailure(try failureRecord(db, kind, subject), now: now)
                     try saveFailure(db, kind, subject, next)
                 }
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
         if done != nil { shared.counters.failuresRecorded.add(1, ordering: .relaxed) }
@@ -255,8 +245,7 @@ public final class AuthCacheStore {
     public func writeLedger(_ entries: [LedgerEntry]) -> Bool {
         guard !entries.isEmpty else { return true }
         let done: Void? = withDatabase { db throws(CacheError) in
-            try db.execute("BEGIN IMMEDIATE")
-            do throws(CacheError) {
+            try db.writeTransaction { () throws(CacheError) in
                 let s = try db.statement("""
                     INSERT INTO sessions (started_at, ended_at, client_addr, client_port, protocol, login, from_cache,
                         backend, tls_version, bytes_in, bytes_out, outcome, reason)
@@ -270,10 +259,6 @@ public final class AuthCacheStore {
                     s.bind(12, text: e.outcome).bind(13, text: e.reason)
                     try s.run()
                 }
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
         if done != nil { shared.counters.ledgerWritten.add(UInt64(entries.count), ordering: .relaxed) }
@@ -286,8 +271,7 @@ public final class AuthCacheStore {
     func writeHits(_ hits: [[UInt8]: PendingHit]) -> Bool {
         guard !hits.isEmpty else { return true }
         let done: Void? = withDatabase { db throws(CacheError) in
-            try db.execute("BEGIN IMMEDIATE")
-            do throws(CacheError) {
+            try db.writeTransaction { () throws(CacheError) in
                 let s = try db.statement("""
                     UPDATE cached_logins SET hits = hits + ?, last_hit_at = max(coalesce(last_hit_at, 0), ?)
                     WHERE lookup_id = ?
@@ -296,10 +280,6 @@ public final class AuthCacheStore {
                     s.bind(1, hit.count).bind(2, hit.lastAt).bind(3, blob: id)
                     try s.run()
                 }
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
         return done != nil

@@ -70,6 +70,20 @@ final class SQLiteConnection {
         used.removeAll(keepingCapacity: true)
     }
 
+    /// Runs `body` in a write transaction (BEGIN IMMEDIATE): committed when it
+    /// returns, rolled back when it or the commit throws.
+    func writeTransaction<T>(_ body: () throws(CacheError) -> T) throws(CacheError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do throws(CacheError) {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// True while an explicit transaction is open on this connection.
     var inTransaction: Bool { handle.map { sqlite3_get_autocommit($0) == 0 } ?? false }
 

@@ -36,17 +36,12 @@ extension SQLiteConnection {
             throw CacheError(code: 20, message: "database schema version \(found) is newer than this build's \(last.version)")
         }
         for m in migrations where m.version > found {
-            try execute("BEGIN IMMEDIATE")
-            do throws(CacheError) {
+            try writeTransaction { () throws(CacheError) in
                 // Another process may have migrated while we waited for the lock.
                 if try scalarInt("PRAGMA user_version") < m.version {
                     try execute(m.sql)
                     try execute("PRAGMA user_version = \(m.version)")
                 }
-                try execute("COMMIT")
-            } catch {
-                try? execute("ROLLBACK")
-                throw error
             }
         }
         return found
