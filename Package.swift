@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Release builds let the optimizer see across our own modules: the protocol
+// state machines and the auth client are generic over byte collections, and
+// without this every call from Server ran their unspecialized forms (witness
+// tables per byte, measured with bench/profile.sh).
+let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "Postern",
     products: [
@@ -16,11 +22,12 @@ let package = Package(
         .systemLibrary(name: "CResolv"),
 
         // Pure protocol code: no sockets, clocks or threads.
-        .target(name: "Protocols"),
+        .target(name: "Protocols", swiftSettings: crossModule),
         // auth_http client and (later) the SQLite cache.
-        .target(name: "AuthCache", dependencies: ["CSQLite", "COpenSSL"]),
+        .target(name: "AuthCache", dependencies: ["CSQLite", "COpenSSL"], swiftSettings: crossModule),
         // Config, CLI, listeners, sessions, relay, TLS, logging.
-        .target(name: "Server", dependencies: ["Protocols", "AuthCache", "COpenSSL", "CNetShims", "CResolv"]),
+        .target(name: "Server", dependencies: ["Protocols", "AuthCache", "COpenSSL", "CNetShims", "CResolv"],
+                swiftSettings: crossModule),
         .executableTarget(name: "postern", dependencies: ["Server"]),
 
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols"]),
