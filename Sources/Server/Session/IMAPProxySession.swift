@@ -16,7 +16,7 @@ struct IMAPProxySession {
         self.core = core
         let settings = core.settings
         var imap = settings.imap
-        imap.salt = makeSessionSalt(serverName: settings.serverName)
+        imap.salt = makeSessionSalt(serverName: settings.serverName, methods: imap.authMethods)
         session = IMAPSession(settings: imap)
     }
 

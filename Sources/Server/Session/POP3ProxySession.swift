@@ -15,7 +15,7 @@ struct POP3ProxySession {
         self.core = core
         let settings = core.settings
         var pop3 = settings.pop3
-        pop3.salt = makeSessionSalt(serverName: settings.serverName)
+        pop3.salt = makeSessionSalt(serverName: settings.serverName, methods: pop3.authMethods)
         session = POP3Session(settings: pop3)
     }
 

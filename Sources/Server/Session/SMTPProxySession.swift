@@ -16,7 +16,7 @@ struct SMTPProxySession {
         let settings = core.settings
         var smtp = settings.smtp
         smtp.serverName = settings.serverName
-        smtp.salt = makeSessionSalt(serverName: settings.serverName)
+        smtp.salt = makeSessionSalt(serverName: settings.serverName, methods: smtp.authMethods)
         smtp.greetingDelay = settings.smtpGreetingDelayMillis > 0
         session = SMTPSession(settings: smtp)
     }
