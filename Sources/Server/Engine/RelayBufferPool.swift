@@ -38,8 +38,8 @@ final class RelayBufferPool {
 
     /// An empty pipe for splicing, keyed by the requested size.
     func takePipe(size: Int) -> RelayPipe? {
-        if var list = sparePipes[size], let p = list.popLast() {
-            sparePipes[size] = list
+        // Popped in place: copying the list out and back made a new array every time.
+        if let p = sparePipes[size]?.popLast() {
             inUse += 1
             return p
         }
@@ -63,8 +63,7 @@ final class RelayBufferPool {
 
     func take(size: Int) -> UnsafeMutableRawBufferPointer {
         inUse += 1
-        if var list = spares[size], let b = list.popLast() {
-            spares[size] = list
+        if let b = spares[size]?.popLast() {
             return b
         }
         return UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
