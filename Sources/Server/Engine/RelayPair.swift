@@ -190,6 +190,10 @@ final class RelayPair: @unchecked Sendable {
     }
 
     /// Bounded rounds per wake-up so one busy pair cannot starve the others.
+    /// A read that returns less than it had room for has emptied the socket:
+    /// the next read waits for poll (level-triggered, so nothing is missed)
+    /// instead of costing a system call that finds nothing, once per message
+    /// of a conversation. nginx's recv does the same.
     private static let roundsPerWake = 8
 
     private func pump(_ d: inout RelayDirection, from source: any RelayEndpoint, fromSide: RelaySide,
@@ -247,6 +251,7 @@ final class RelayPair: @unchecked Sendable {
                     d.start = 0
                 }
                 let buffer = d.buffer!
+                let room = capacity - d.end
                 switch source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[d.end..<capacity])) {
                 case .transferred(let n):
                     d.end += n
@@ -255,6 +260,7 @@ final class RelayPair: @unchecked Sendable {
                     progressed = n > 0
                     // Try to forward at once: the destination is usually writable.
                     canWrite = true
+                    if n < room { canRead = source.hasBufferedInput }
                 case .wouldBlock:
                     canRead = source.hasBufferedInput
                 case .endOfStream:
@@ -311,6 +317,7 @@ final class RelayPair: @unchecked Sendable {
                         counters.bufferedBytes.add(n, ordering: .relaxed)
                         progressed = true
                         canWrite = true
+                        if n < room { canRead = false }
                     }
                 } catch {
                     guard error == .wouldBlock else { fail(fromSide, error); return }
