@@ -42,19 +42,19 @@ public struct LineBuffer: Sendable {
     /// Takes the next complete line, or says why there is none.
     public mutating func nextLine() -> Next {
         let end = min(storage.count, start + limit)
-        var i = start
-        while i < end {
-            if storage[i] == 0x0A {
-                var lineEnd = i
-                if lineEnd > start && storage[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                let line = Array(storage[start..<lineEnd])
-                start = i + 1
-                compactIfWorthIt()
-                return .line(line)
-            }
-            i += 1
+        // firstIndex(of:) on the contiguous bytes: a bounds-checked loop
+        // over the subscript cost ten times as much per byte.
+        let from = start
+        let found = storage.withUnsafeBufferPointer { bytes in
+            UnsafeBufferPointer(rebasing: bytes[from..<end]).firstIndex(of: 0x0A).map { $0 + from }
         }
-        return count >= limit ? .lineTooLong : .needMoreBytes
+        guard let i = found else { return count >= limit ? .lineTooLong : .needMoreBytes }
+        var lineEnd = i
+        if lineEnd > start && storage[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+        let line = Array(storage[start..<lineEnd])
+        start = i + 1
+        compactIfWorthIt()
+        return .line(line)
     }
 
     /// Removes and returns every buffered byte (for instance what a client
