@@ -15,6 +15,7 @@ final class SQLiteConnection {
     /// Opens or creates `path`. The busy timeout is set before anything
     /// touches the file: WAL setup itself can meet a lock.
     init(path: String, busyTimeoutMillis: Int32, create: Bool = true) throws(CacheError) {
+        _ = Self.configured
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -28,6 +29,10 @@ final class SQLiteConnection {
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMillis)
     }
+
+    /// Process-wide settings, applied once before the first connection
+    /// (sqlite3_config refuses them once SQLite is initialized).
+    private static let configured: Void = { _ = csqlite_disable_memstatus() }()
 
     deinit {
         statements.removeAll()   // finalizes each statement first
