@@ -1,7 +1,11 @@
 #define _GNU_SOURCE
 #include "cnetshims.h"
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 
@@ -15,3 +19,35 @@ int cnet_sock_nonblock(void) { return SOCK_NONBLOCK; }
 int cnet_sock_cloexec(void) { return SOCK_CLOEXEC; }
 unsigned int cnet_splice_f_move(void) { return SPLICE_F_MOVE; }
 unsigned int cnet_splice_f_nonblock(void) { return SPLICE_F_NONBLOCK; }
+
+int cnet_bind_all_threads(const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++)
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks) return -1;
+    int result = 0, saved = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks))) {
+        if (entry->d_name[0] == '.') continue;
+        pid_t tid = (pid_t)atol(entry->d_name);
+        /* ESRCH: the thread ended since the directory was read. */
+        if (sched_setaffinity(tid, sizeof set, &set) != 0 && errno != ESRCH && result == 0) {
+            result = -1;
+            saved = errno;
+        }
+    }
+    closedir(tasks);
+    if (result != 0) errno = saved;
+    return result;
+}
+
+int cnet_allowed_cpus(int *cpus, int capacity) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    int n = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < capacity; cpu++)
+        if (CPU_ISSET(cpu, &set)) cpus[n++] = cpu;
+    return n;
+}

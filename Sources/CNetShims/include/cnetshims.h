@@ -15,4 +15,9 @@ int cnet_sock_nonblock(void);
 int cnet_sock_cloexec(void);
 unsigned int cnet_splice_f_move(void);
 unsigned int cnet_splice_f_nonblock(void);
+/* sched_setaffinity for every thread of the process (cpu_set_t and its
+ * macros do not import): 0, or -1 with errno from the first thread refused. */
+int cnet_bind_all_threads(const int *cpus, int count);
+/* The CPUs the calling thread may run on, at most `capacity`: their count, or -1. */
+int cnet_allowed_cpus(int *cpus, int capacity);
 #endif

@@ -5,7 +5,7 @@ import Protocols
 /// other accepted directive as "not supported yet" at start.
 let implementedDirectives: Set<String> = PosternConfig.defaultImplementedDirectives
     .subtracting(["worker_connections", "proxy"])
-    .union(["worker_processes", "events", "env", "load_module", "master_process"])
+    .union(["worker_processes", "worker_cpu_affinity", "events", "env", "load_module", "master_process"])
     .union(["resolver", "resolver_timeout", "set_real_ip_from", "proxy_protocol", "listen proxy_protocol"])
     .union(["auth_cache", "auth_cache_ttl", "auth_cache_fail_ttl", "auth_cache_client_prefix",
             "auth_throttle_failures", "auth_throttle_window", "auth_throttle_ban", "auth_ledger_retention"])

@@ -173,6 +173,10 @@ public enum PosternMain {
         log.log(.notice, "postern/\(posternVersion)")
         for warning in plan.startupWarnings { log.log(.warn, warning) }
 
+        // Before the runtime's threads start, so they inherit it.
+        let cpuBinding = CPUBinding()
+        cpuBinding.apply(config.main.workerCPUAffinity, log: log)
+
         let runtime: Runtime
         do throws(RuntimeError) {
             runtime = try Runtime(plan: plan, log: log)
@@ -231,6 +235,7 @@ public enum PosternMain {
                         for warning in newPlan.startupWarnings { log.log(.warn, warning) }
                         if runtime.reload(newPlan) {
                             plan = newPlan
+                            cpuBinding.apply(newConfig.main.workerCPUAffinity, log: log)
                             log.log(.notice, "reloaded: \(newPlan.listeners.count) listeners")
                         }
                     }

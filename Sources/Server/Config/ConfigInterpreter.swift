@@ -44,6 +44,7 @@ struct ConfigInterpreter {
 
     var main = ScopeValues()
     var workerProcesses: WorkerProcesses?
+    var workerCPUAffinity: CPUAffinity?
     var user: (String, String)?
     var eventsSeen = false
     var mail: ScopeValues?

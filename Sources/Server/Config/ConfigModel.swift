@@ -101,6 +101,8 @@ public struct MainSettings: Sendable, Equatable {
     public var daemon = true
     public var masterProcess = true
     public var workerProcesses = WorkerProcesses.count(1)
+    /// `worker_cpu_affinity`; nil: not bound.
+    public var workerCPUAffinity: CPUAffinity?
     public var workerShutdownTimeout: Milliseconds?
     public var workerRlimitNofile: Int?
     public var workerRlimitCore: Int?

@@ -25,7 +25,11 @@ extension ConfigInterpreter {
                 fail("\"worker_priority\" directive invalid number", node)
             }
         case "worker_cpu_affinity":
-            break
+            if workerCPUAffinity != nil { return fail("\"worker_cpu_affinity\" directive is duplicate", node) }
+            switch CPUAffinity.parse(args) {
+            case .success(let affinity): workerCPUAffinity = affinity
+            case .failure(let error): fail(error.text, node)
+            }
         case "error_log":
             applyErrorLog(node, in: context)
         case "listen":

@@ -12,6 +12,7 @@ extension ConfigInterpreter {
         m.daemon = main.flag("daemon") ?? true
         m.masterProcess = main.flag("master_process") ?? true
         m.workerProcesses = workerProcesses ?? .count(1)
+        m.workerCPUAffinity = workerCPUAffinity
         m.workerShutdownTimeout = main.time("worker_shutdown_timeout")
         m.workerRlimitNofile = main.number("worker_rlimit_nofile")
         m.workerRlimitCore = main.bytes("worker_rlimit_core")
