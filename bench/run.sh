@@ -17,7 +17,8 @@
 #
 # Without --postern it builds .build/release/postern (swift build -c release).
 # POSTERN_TESTENV names another scripts/testenv.sh to use. BENCH_MAIL_EXTRA adds
-# directives to the mail block of both proxies (e.g. "proxy_buffer 64k;").
+# directives to the mail block of both proxies (e.g. "proxy_buffer 64k;"),
+# BENCH_MAIN_EXTRA to their main context (e.g. "worker_cpu_affinity 01;").
 # BENCH_SESSIONS overrides the session count of every login workload.
 # BENCH_WRAP_POSTERN / BENCH_WRAP_NGINX prefix the proxy's command line, e.g.
 # "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.postern" (bench/profile.sh).
@@ -39,7 +40,7 @@ while (($# > 0)); do
         --postern) postern_bin=${2:?}; shift 2 ;;
         --out) out=${2:?}; shift 2 ;;
         --only) only=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) die "unknown argument $1" ;;
     esac
 done
@@ -256,12 +257,14 @@ CONF
 {
     echo "load_module $nginx_module;"
     echo "daemon off; master_process off; worker_rlimit_nofile 20000;"
+    echo "${BENCH_MAIN_EXTRA:-}"
     echo "error_log $work/nginx/error.log error; pid $work/nginx/nginx.pid;"
     echo "events { worker_connections 20000; }"
     mail_block "$nginx_imap" "$nginx_pop3" "$nginx_smtp"
 } >"$work/nginx/nginx.conf"
 {
     echo "daemon off;"
+    echo "${BENCH_MAIN_EXTRA:-}"
     echo "error_log $work/postern/error.log error; pid $work/postern/postern.pid;"
     # The same IMAP server with the auth cache on: after one login every
     # login is a hit (imap_login_cached_*); nginx has no cache, so its rows
