@@ -122,12 +122,13 @@ enum ConfigPlanner {
             authTimeoutMillis: millis(server.authHTTPTimeout),
             authHeaders: server.authHTTPHeaders.map { AuthHTTPExtraHeader(name: $0.name, value: $0.value) },
             passErrorMessage: server.proxyPassErrorMessage,
-            // splice(2) through 64 KiB pipes for plaintext pairs (bench/RESULTS.md: about half
-            // nginx's CPU per GB). A pair with a TLS side has no splice descriptor and copies
-            // through buffers of proxy_buffer.
+            // splice(2) through 256 KiB pipes for plaintext pairs (bench/RESULTS.md: 64 KiB
+            // pipes were about half nginx's CPU per GB, 256 KiB cut 8 parallel FETCHes a third
+            // further). A pipe is held only while bytes are in flight. A pair with a TLS side
+            // has no splice descriptor and copies through buffers of proxy_buffer.
             relay: RelayOptions(bufferSize: server.proxyBuffer, idleTimeoutMillis: millis(server.proxyTimeout),
                                 propagateHalfClose: true, useSplice: true,
-                                splicePipeSize: max(server.proxyBuffer, 64 * 1024)),
+                                splicePipeSize: max(server.proxyBuffer, 256 * 1024)),
             imap: IMAPSessionSettings(capabilities: server.imapCapabilities, authMethods: server.imapAuth,
                                       clientBufferSize: server.imapClientBuffer, maxErrors: server.maxErrors,
                                       starttls: startTLSMode(server.starttls), tlsActive: tlsActive),

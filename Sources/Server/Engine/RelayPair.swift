@@ -19,7 +19,8 @@ public struct RelayOptions: Sendable, Equatable {
     /// The most bytes a spliced direction holds in its pipe; nil: `bufferSize`.
     /// A pipe holds page references, not user-space copies, so it may exceed
     /// `proxy_buffer`: bench/run.sh measured 16 KiB pipes at twice nginx's CPU
-    /// per GB on a 64 MB FETCH, 64 KiB pipes at about half of nginx's.
+    /// per GB on a 64 MB FETCH, 64 KiB pipes at about half of nginx's, and
+    /// 256 KiB pipes at two thirds of that with 8 FETCHes in parallel.
     public var splicePipeSize: Int?
 
     /// How long a session thread that hands a pair over with a `RelayLocal`
