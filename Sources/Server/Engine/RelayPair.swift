@@ -191,10 +191,6 @@ final class RelayPair: @unchecked Sendable {
     }
 
     /// Bounded rounds per wake-up so one busy pair cannot starve the others.
-    /// A read that returns less than it had room for has emptied the socket:
-    /// the next read waits for poll (level-triggered, so nothing is missed)
-    /// instead of costing a system call that finds nothing, once per message
-    /// of a conversation. nginx's recv does the same.
     private static let roundsPerWake = 8
 
     private func pump(_ d: inout RelayDirection, from source: any RelayEndpoint, fromSide: RelaySide,
@@ -261,6 +257,10 @@ final class RelayPair: @unchecked Sendable {
                     progressed = n > 0
                     // Try to forward at once: the destination is usually writable.
                     canWrite = true
+                    // Less than there was room for: the socket is empty. The next
+                    // read waits for poll (level-triggered, so nothing is missed)
+                    // instead of a system call that finds nothing, once per message
+                    // of a conversation; nginx's recv does the same.
                     if n < room { canRead = source.hasBufferedInput }
                 case .wouldBlock:
                     canRead = source.hasBufferedInput
@@ -318,7 +318,7 @@ final class RelayPair: @unchecked Sendable {
                         counters.bufferedBytes.add(n, ordering: .relaxed)
                         progressed = true
                         canWrite = true
-                        if n < room { canRead = false }
+                        if n < room { canRead = false }  // emptied, as in pumpBuffer
                     }
                 } catch {
                     guard error == .wouldBlock else { fail(fromSide, error); return }
