@@ -17,7 +17,7 @@ public enum SASLMechanism: String, Sendable, CaseIterable, Equatable {
     /// Matches a mechanism name case-insensitively (RFC 4422 §3.1 names are
     /// upper case, clients send any case); nil for any other name.
     public init?(name: some Collection<UInt8>) {
-        let upper = String(decoding: name.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
+        let upper = asciiUppercase(name)
         self.init(rawValue: upper)
     }
 

@@ -50,6 +50,62 @@ private func runBackend(_ script: String, login: IMAPBackendLogin, compareRuns: 
         #expect(r[0] == [.loggedIn(clientReply: bytes("a1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n"), leftover: [])])
     }
 
+    /// A greeting that lists LITERAL+ (any case) gets the whole LOGIN in one write, with
+    /// non-synchronizing literals (RFC 7888): one round trip instead of three.
+    @Test func literalPlusSendsLoginAtOnce() {
+        let r = runBackend(#"""
+        B: * OK [CAPABILITY IMAP4rev1 SASL-IR literal+ AUTH=PLAIN] Dovecot ready.
+        P: a1 LOGIN {3+}\r\nbob {6+}\r\nsecret
+        B: a1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in
+        """#, login: IMAPBackendLogin(tag: bytes("a1"), user: bytes("bob"), password: bytes("secret"),
+                                      passErrorMessage: false))
+        #expect(r[0] == [.loggedIn(clientReply: bytes("a1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n"), leftover: [])])
+    }
+
+    /// LITERAL- allows it for literals of at most 4096 bytes; a longer password waits, as nginx does.
+    @Test func literalMinusOnlyForShortLiterals() {
+        _ = runBackend(#"""
+        B: * OK [CAPABILITY IMAP4rev1 LITERAL-] ready
+        P: a1 LOGIN {3+}\r\nbob {2+}\r\npw
+        B: a1 OK done
+        """#, login: IMAPBackendLogin(tag: bytes("a1"), user: bytes("bob"), password: bytes("pw"), passErrorMessage: false))
+        let long = String(repeating: "p", count: 4097)
+        _ = runBackend("""
+        B: * OK [CAPABILITY IMAP4rev1 LITERAL-] ready
+        P: a1 LOGIN {3}
+        B: + OK
+        P: bob {4097}
+        B: + OK
+        P: \(long)
+        B: a1 OK done
+        """, login: IMAPBackendLogin(tag: bytes("a1"), user: bytes("bob"), password: bytes(long), passErrorMessage: false,
+                                     maxLine: 8192))
+    }
+
+    /// A continuation request the backend should not have sent after non-synchronizing
+    /// literals is skipped, not taken for the reply; a greeting without the capability
+    /// code, or naming LITERAL+ only in its text, gets nginx's synchronizing literals.
+    @Test func literalPlusEdges() {
+        _ = runBackend(#"""
+        B: * OK [CAPABILITY IMAP4rev1 LITERAL+] ready
+        P: a1 LOGIN {3+}\r\nbob {2+}\r\npw
+        B: + go ahead
+        B: a1 OK done
+        """#, login: IMAPBackendLogin(tag: bytes("a1"), user: bytes("bob"), password: bytes("pw"), passErrorMessage: false))
+        _ = runBackend(#"""
+        B: * OK ready for LITERAL+ clients
+        P: a1 LOGIN {3}
+        B: + OK
+        P: bob {2}
+        B: + OK
+        P: pw
+        B: a1 OK done
+        """#, login: IMAPBackendLogin(tag: bytes("a1"), user: bytes("bob"), password: bytes("pw"), passErrorMessage: false))
+        #expect(IMAPBackendLogin.greetingCapabilities(bytes("* OK [CAPABILITY IMAP4rev1 LITERAL+]")) == ["IMAP4REV1", "LITERAL+"])
+        #expect(IMAPBackendLogin.greetingCapabilities(bytes("* OK [CAPABILITY IMAP4rev1")).isEmpty)
+        #expect(IMAPBackendLogin.greetingCapabilities(bytes("* OK [ALERT] LITERAL+")).isEmpty)
+    }
+
     /// An untagged CAPABILITY before the tagged OK is relayed with it; bytes after go along as leftover.
     @Test func untaggedCapabilityAndLeftover() {
         let r = runBackend(#"""

@@ -31,10 +31,15 @@ public enum BackendLoginAction: Sendable, Equatable {
 ///     S: [* CAPABILITY ...]            (sent by some servers, relayed)
 ///     S: <tag> OK ...
 ///
-/// User and password travel only as synchronizing literals (RFC 3501 §4.3),
-/// so no byte in them (quote, CRLF, "{5}") can end the string early or start
-/// a command. The client's tag is reused, as nginx does, so the tagged OK
-/// can be relayed to the client unchanged.
+/// User and password travel only as literals (RFC 3501 §4.3), so no byte in
+/// them (quote, CRLF, "{5}") can end the string early or start a command.
+/// The client's tag is reused, as nginx does, so the tagged OK can be
+/// relayed to the client unchanged.
+///
+/// Unlike nginx, when the greeting lists LITERAL+ (or LITERAL- and both
+/// literals fit in 4096 bytes, RFC 7888), the literals are non-synchronizing
+/// ("{3+}") and the whole LOGIN goes in one write: one round trip to the
+/// backend instead of three, and two fewer waits of the session thread.
 public struct IMAPBackendLogin: Sendable {
     private enum Step: String, Sendable {
         case greeting
@@ -52,6 +57,8 @@ public struct IMAPBackendLogin: Sendable {
     private var step: Step = .greeting
     /// Untagged lines seen before the tagged reply, relayed to the client.
     private var untagged: [UInt8] = []
+    /// LOGIN went in one write with non-synchronizing literals.
+    private var sentWithoutWaiting = false
     /// Bound on untagged lines before the tagged reply: a backend that
     /// streams untagged data forever is not logging us in.
     private let maxUntaggedLines = 16
@@ -94,6 +101,14 @@ public struct IMAPBackendLogin: Sendable {
         case .greeting:
             // nginx: the greeting must start "* OK" (a PREAUTH or BYE is refused).
             guard line.starts(with: Array("* OK".utf8)) else { return refuse(line) }
+            let capabilities = Self.greetingCapabilities(line)
+            if capabilities.contains("LITERAL+")
+                || (capabilities.contains("LITERAL-") && user.count <= 4096 && password.count <= 4096) {
+                step = .taggedReply
+                sentWithoutWaiting = true
+                return [.sendToBackend(tag + Array(" LOGIN {\(user.count)+}\r\n".utf8) + user
+                                       + Array(" {\(password.count)+}\r\n".utf8) + password + Array("\r\n".utf8))]
+            }
             step = .userContinuation
             return [.sendToBackend(tag + Array(" LOGIN {\(user.count)}\r\n".utf8))]
         case .userContinuation:
@@ -105,6 +120,9 @@ public struct IMAPBackendLogin: Sendable {
             step = .taggedReply
             return [.sendToBackend(password + Array("\r\n".utf8))]
         case .taggedReply:
+            // A continuation request for a literal that needed none: the
+            // backend waits for nothing, so it is skipped, not relayed.
+            if sentWithoutWaiting && line.first == UInt8(ascii: "+") { return [] }
             // draft-crispin-imapv: an untagged CAPABILITY may precede the
             // tagged reply (SmarterMail, Gmail); current nginx relays it
             // (1.22 still refused it as an invalid response).
@@ -123,6 +141,17 @@ public struct IMAPBackendLogin: Sendable {
         case .done:
             return []
         }
+    }
+
+    /// The capability names of a greeting's "[CAPABILITY ...]" response code
+    /// ("* OK [CAPABILITY IMAP4rev1 LITERAL+] ready"), upper-cased; empty
+    /// when the greeting carries none.
+    public static func greetingCapabilities(_ line: [UInt8]) -> Set<String> {
+        let prefix = "* OK [CAPABILITY "
+        let start = prefix.utf8.count
+        guard line.count > start, asciiUppercase(line[..<start]) == prefix,
+              let close = line[start...].firstIndex(of: UInt8(ascii: "]")) else { return [] }
+        return Set(line[start..<close].split(separator: UInt8(ascii: " ")).map { asciiUppercase($0) })
     }
 
     /// nginx: "upstream sent invalid response". With proxy_pass_error_message

@@ -206,7 +206,7 @@ public enum IMAPParser {
         }
         guard i < b.count else { return .more }
         guard i > nameStart else { return .error(.invalidCommandName, at: i) }
-        let upper = String(decoding: b[nameStart..<i].map { $0 >= 0x61 ? $0 - 0x20 : $0 }, as: UTF8.self)
+        let upper = asciiUppercase(b[nameStart..<i])
         guard let name = IMAPCommandName(rawValue: upper) else { return .error(.unknownCommand, at: i) }
         return .ok(name, i)
     }

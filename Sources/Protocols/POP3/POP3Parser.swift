@@ -50,7 +50,7 @@ public enum POP3Parser {
         var i = 0
         while i < line.count && isLetter(line[i]) { i += 1 }
         guard i == 4, i == line.count || line[i] == 0x20 else { return .invalid(consumed: lf + 1) }
-        let upper = String(decoding: line[0..<4].map { $0 >= 0x61 ? $0 - 0x20 : $0 }, as: UTF8.self)
+        let upper = asciiUppercase(line[0..<4])
         guard let name = POP3CommandName(rawValue: upper) else { return .invalid(consumed: lf + 1) }
 
         while i < line.count && line[i] == 0x20 { i += 1 }

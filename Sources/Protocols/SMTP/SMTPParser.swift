@@ -54,7 +54,7 @@ public enum SMTPParser {
         var i = 0
         while i < line.count && isLetter(line[i]) { i += 1 }
         guard i == line.count || line[i] == 0x20 else { return .invalid(consumed: lf + 1) }
-        let verb = String(decoding: line[0..<i].map { $0 >= 0x61 ? $0 - 0x20 : $0 }, as: UTF8.self)
+        let verb = asciiUppercase(line[0..<i])
         guard i == 4 || i == 8, let name = SMTPCommandName(rawValue: verb) else { return .invalid(consumed: lf + 1) }
 
         var arguments: [[UInt8]] = []
