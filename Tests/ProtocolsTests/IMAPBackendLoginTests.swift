@@ -101,9 +101,15 @@ private func runBackend(_ script: String, login: IMAPBackendLogin, compareRuns: 
         P: pw
         B: a1 OK done
         """#, login: IMAPBackendLogin(tag: bytes("a1"), user: bytes("bob"), password: bytes("pw"), passErrorMessage: false))
-        #expect(IMAPBackendLogin.greetingCapabilities(bytes("* OK [CAPABILITY IMAP4rev1 LITERAL+]")) == ["IMAP4REV1", "LITERAL+"])
-        #expect(IMAPBackendLogin.greetingCapabilities(bytes("* OK [CAPABILITY IMAP4rev1")).isEmpty)
-        #expect(IMAPBackendLogin.greetingCapabilities(bytes("* OK [ALERT] LITERAL+")).isEmpty)
+        func literals(_ greeting: String) -> NonSynchronizingLiterals {
+            IMAPBackendLogin.nonSynchronizingLiterals(inGreeting: bytes(greeting))
+        }
+        #expect(literals("* OK [CAPABILITY IMAP4rev1 LITERAL+] ready") == .anySize)
+        #expect(literals("* ok [capability literal- IMAP4rev1] ready") == .upTo4096)
+        #expect(literals("* OK [CAPABILITY LITERAL- LITERAL+]") == .anySize)
+        #expect(literals("* OK [CAPABILITY IMAP4rev1 LITERAL+") == .none)
+        #expect(literals("* OK [CAPABILITY IMAP4rev1 LITERALS+] x") == .none)
+        #expect(literals("* OK [ALERT] LITERAL+") == .none)
     }
 
     /// An untagged CAPABILITY before the tagged OK is relayed with it; bytes after go along as leftover.
