@@ -69,8 +69,7 @@ import Testing
         let config = minimalConfig(dir: dir, main: "user no-such-user-postern;",
                                    servers: ["listen 127.0.0.1:\(port); protocol imap;"])
         let postern = try PosternProcess(dir: dir, config: config)
-        postern.process.waitUntilExit()
-        #expect(postern.process.terminationStatus == 1)
+        #expect(postern.waitForExit() == 1)
         #expect(postern.log.contains("[emerg]") && postern.log.contains("getpwnam(\"no-such-user-postern\") failed"),
                 "\(postern.log)")
     }

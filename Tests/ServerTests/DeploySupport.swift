@@ -48,9 +48,13 @@ func minimalConfig(dir: String, level: String = "info", main: String = "", mailE
     """
 }
 
-/// One spawned `postern -c FILE`, stopped by TERM when the test ends.
+/// One spawned `postern -c FILE`, stopped by TERM when the test ends. It is
+/// reaped with our own waitpid (`SpawnedProcess`), not Foundation's `Process`:
+/// that one learns of every child's exit on a single monitor thread, which a
+/// child elsewhere in the run that closes its inherited descriptors can hold
+/// up for minutes, and a bounded `stop()` then saw a stopped postern as running.
 final class PosternProcess {
-    let process = Process()
+    let process: SpawnedProcess
     let dir: String
     let configPath: String
     let stderrPath: String
@@ -62,18 +66,15 @@ final class PosternProcess {
         stderrPath = dir + "/stderr.log"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["-p", dir + "/", "-c", configPath, "-e", dir + "/error.log"] + extraArguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        // stdout and stderr both go to stderr.log.
+        process = try SpawnedProcess(binary, ["-p", dir + "/", "-c", configPath, "-e", dir + "/error.log"] + extraArguments,
+                                     outputPath: stderrPath, environment: env)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     func rewriteConfig(_ text: String) throws { try text.write(toFile: configPath, atomically: true, encoding: .utf8) }
 
@@ -110,13 +111,14 @@ final class PosternProcess {
     func stop(signal number: Int32 = SIGTERM, seconds: Double = 10) -> Int32? {
         guard process.isRunning else { return process.terminationStatus }
         kill(pid, number)
-        let end = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < end { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit(); return nil }
+        guard process.waitForExit(seconds: seconds) else { process.kill(); return nil }
         return process.terminationStatus
     }
 
-    deinit { if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() } }
+    /// Waits (bounded) for an exit the test expects on its own; the status, or nil.
+    func waitForExit(seconds: Double = 10) -> Int32? {
+        process.waitForExit(seconds: seconds) ? process.terminationStatus : nil
+    }
 }
 
 /// A blocking loopback TCP client with a receive timeout on every read.

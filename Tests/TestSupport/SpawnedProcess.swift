@@ -18,10 +18,12 @@ public final class SpawnedProcess: @unchecked Sendable {
     public enum SpawnError: Error { case failed(String, Int32) }
 
     /// Starts `path` with `arguments`; stdin from /dev/null, stdout and stderr to
-    /// `outputPath` (appended) or /dev/null. The child's signal mask is cleared and
-    /// the stop signals have their default action: a test thread may have blocked
-    /// or caught them, and a child would inherit that.
-    public init(_ path: String, _ arguments: [String], outputPath: String? = nil) throws {
+    /// `outputPath` (appended) or /dev/null; `environment`, or the test process's.
+    /// The child's signal mask is cleared and the stop signals have their default
+    /// action: a test thread may have blocked or caught them, and a child would
+    /// inherit that.
+    public init(_ path: String, _ arguments: [String], outputPath: String? = nil,
+                environment: [String: String]? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -42,8 +44,11 @@ public final class SpawnedProcess: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { for p in envp ?? [] { free(p) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, path, &actions, &attributes, argv, environ)
+        let rc = envp.map { posix_spawn(&child, path, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&child, path, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw SpawnError.failed(path, rc) }
         pid = child
     }
@@ -54,6 +59,13 @@ public final class SpawnedProcess: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return status
+    }
+
+    /// As Foundation's `terminationStatus`: the exit code, or the number of the
+    /// signal that ended the child; nil while it runs.
+    public var terminationStatus: Int32? {
+        guard let status = waitStatus else { return nil }
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
     }
 
     /// The signal that ended the child, if one did.
