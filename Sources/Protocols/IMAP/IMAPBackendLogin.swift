@@ -178,10 +178,6 @@ public struct IMAPBackendLogin: Sendable {
     private static let capabilityCode = Array("* OK [CAPABILITY ".utf8)
     private static let literalName = Array("LITERAL".utf8)
 
-    private static func asciiUpper(_ byte: UInt8) -> UInt8 {
-        (0x61...0x7A).contains(byte) ? byte - 0x20 : byte
-    }
-
     /// nginx: "upstream sent invalid response". With proxy_pass_error_message
     /// the client gets the backend's lines; without, an internal error.
     private mutating func refuse(_ line: [UInt8]) -> [BackendLoginAction] {
