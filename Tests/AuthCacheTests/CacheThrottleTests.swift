@@ -71,7 +71,8 @@ import Testing
     @Test func loginBanSparesOwner() throws {
         let f = try CacheFixture(throttle: Self.policy)
         let alice = Array("alice".utf8)
-        f.store.recordSuccess(login: alice, clientIP: "203.0.113.9")
+        f.store.recordAccepted(protocolName: "imap", login: alice, password: Array("pw".utf8), clientIP: "203.0.113.9",
+                               cacheable: false, backend: backendA)
         for i in 0..<3 { f.store.recordFailure(login: alice, clientIP: "198.51.100.\(i)") }
         #expect(f.store.throttleCheck(login: alice, clientIP: "198.51.100.77") == .refuse(delayMillis: 0))
         #expect(f.store.throttleCheck(login: alice, clientIP: "203.0.113.9") == .allow)

@@ -86,7 +86,7 @@ public final class AuthCacheStore {
     }
 
     /// The auth service accepted: notes the login's network as the owner's
-    /// (throttle on) and stores the answer (`cacheable`, TTL above 0) in one
+    /// (throttle on; see `ownerMemorySeconds`) and stores the answer (`cacheable`, TTL above 0) in one
     /// write transaction, one commit on the session thread instead of two.
     public func recordAccepted(protocolName: String, login: [UInt8], password: [UInt8], clientIP: String,
                                cacheable: Bool, backend: CachedBackend, ttlSeconds: Int64? = nil) {
@@ -206,13 +206,6 @@ public final class AuthCacheStore {
             }
         }
         if done != nil { shared.counters.failuresRecorded.add(1, ordering: .relaxed) }
-    }
-
-    /// Notes that the login works from this network (see `ownerMemorySeconds`).
-    public func recordSuccess(login: [UInt8], clientIP: String) {
-        guard settings.throttle.enabled, let network = network(of: clientIP) else { return }
-        let now = clock()
-        _ = withDatabase { db throws(CacheError) in try insertLoginNetwork(db, login, network, now: now) }
     }
 
     func failureRecord(_ db: SQLiteConnection, _ kind: String, _ subject: String) throws(CacheError) -> FailureRecord? {

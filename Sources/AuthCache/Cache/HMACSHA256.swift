@@ -23,11 +23,6 @@ struct HMACSHA256Key {
     }
 }
 
-/// HMAC-SHA256 with a key used once.
-func hmacSHA256(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
-    HMACSHA256Key(key).mac(message)
-}
-
 /// Compares without an early exit, so timing does not tell how many bytes matched.
 func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
