@@ -162,7 +162,7 @@ public final class AuthCacheStore {
         do throws(CacheError) {
             try db.statement("COMMIT").run()
         } catch {
-            try? db.execute("ROLLBACK")
+            try? db.statement("ROLLBACK").run()
         }
         db.resetAll()
     }

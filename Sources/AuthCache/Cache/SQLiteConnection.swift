@@ -76,15 +76,17 @@ final class SQLiteConnection {
     }
 
     /// Runs `body` in a write transaction (BEGIN IMMEDIATE): committed when it
-    /// returns, rolled back when it or the commit throws.
+    /// returns, rolled back when it or the commit throws. The three statements
+    /// are prepared once, like the read transaction's: `execute` parsed them
+    /// again on every write (a miss's owner note, every recorded failure).
     func writeTransaction<T>(_ body: () throws(CacheError) -> T) throws(CacheError) -> T {
-        try execute("BEGIN IMMEDIATE")
+        try statement("BEGIN IMMEDIATE").run()
         do throws(CacheError) {
             let value = try body()
-            try execute("COMMIT")
+            try statement("COMMIT").run()
             return value
         } catch {
-            try? execute("ROLLBACK")
+            try? statement("ROLLBACK").run()
             throw error
         }
     }
