@@ -47,6 +47,10 @@ import Testing
         let second = try #require(RawClient(port: own))
         #expect(second.readLine()?.hasPrefix("* OK") == true)
         #expect(!log().contains("bind()"), "\(log())")
-        #expect(log().contains("start serving: 2 listeners"))
+        // The listeners serve from the moment the runtime exists; the main
+        // thread logs "start serving" after that, so a loaded run can serve
+        // both clients first. Wait (bounded) for the line rather than race it.
+        for _ in 0..<500 where !log().contains("start serving: 2 listeners") { usleep(20_000) }
+        #expect(log().contains("start serving: 2 listeners"), "\(log())")
     }
 }
