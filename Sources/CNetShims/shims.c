@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 int cnet_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }
 ssize_t cnet_splice(int fd_in, int fd_out, size_t len, unsigned int flags) { return splice(fd_in, NULL, fd_out, NULL, len, flags); }
@@ -19,6 +21,24 @@ int cnet_sock_nonblock(void) { return SOCK_NONBLOCK; }
 int cnet_sock_cloexec(void) { return SOCK_CLOEXEC; }
 unsigned int cnet_splice_f_move(void) { return SPLICE_F_MOVE; }
 unsigned int cnet_splice_f_nonblock(void) { return SPLICE_F_NONBLOCK; }
+
+int cnet_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cnet_epoll_arm_once(int epfd, int fd, unsigned long long token, int add) {
+    struct epoll_event event = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = token };
+    return epoll_ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event);
+}
+
+int cnet_epoll_forget(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int cnet_epoll_wait_one(int epfd, unsigned long long *token, int timeout_ms) {
+    struct epoll_event event;
+    int n = epoll_wait(epfd, &event, 1, timeout_ms);
+    if (n == 1) *token = event.data.u64;
+    return n;
+}
+
+int cnet_eventfd_semaphore(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE); }
 
 int cnet_bind_all_threads(const int *cpus, int count) {
     cpu_set_t set;

@@ -14,7 +14,7 @@ final class FakeWorkerHandle {
     /// When every thread is busy and the queue is full, submit returns false.
     @Test func fullPoolRefuses() throws {
         let gate = DispatchSemaphore(value: 0)
-        let pool = SessionPool<Int>(threads: 2, queueCapacity: 3) { 0 }
+        let pool = try SessionPool<Int>(threads: 2, queueCapacity: 3) { 0 }
         for _ in 0..<5 { #expect(pool.submit { _ in gate.wait() }) }
         #expect(!pool.submit { _ in })
         try waitUntil { pool.counts == (2, 3) }
@@ -28,7 +28,7 @@ final class FakeWorkerHandle {
     @Test func perWorkerStateIsReused() throws {
         let made = Atomic<Int>(0)
         let seen = Mutex<[String]>([])
-        let pool = SessionPool<FakeWorkerHandle>(threads: 3, queueCapacity: 100) {
+        let pool = try SessionPool<FakeWorkerHandle>(threads: 3, queueCapacity: 100) {
             made.add(1, ordering: .relaxed)
             return FakeWorkerHandle()
         }
@@ -51,7 +51,7 @@ final class FakeWorkerHandle {
     /// one whose caches are warm, not on each worker in turn.
     @Test func lastIdleWorkerTakesTheNextJob() throws {
         let threads = Mutex<[String]>([])
-        let pool = SessionPool<FakeWorkerHandle>(threads: 4, queueCapacity: 10) { FakeWorkerHandle() }
+        let pool = try SessionPool<FakeWorkerHandle>(threads: 4, queueCapacity: 10) { FakeWorkerHandle() }
         try waitUntil { pool.idleWorkers == 4 }
         for _ in 0..<20 {
             #expect(pool.submit { handle in
@@ -66,7 +66,7 @@ final class FakeWorkerHandle {
     /// stop after drain runs every queued job; stop(discardQueued:) drops the waiting ones.
     @Test func stopDrainsOrDiscards() throws {
         let ran = Atomic<Int>(0)
-        let pool = SessionPool<Void>(threads: 1, queueCapacity: 10) { () }
+        let pool = try SessionPool<Void>(threads: 1, queueCapacity: 10) { () }
         let gate = DispatchSemaphore(value: 0)
         #expect(pool.submit { _ in gate.wait(); ran.add(1, ordering: .relaxed) })
         for _ in 0..<4 { #expect(pool.submit { _ in ran.add(1, ordering: .relaxed) }) }

@@ -20,4 +20,14 @@ unsigned int cnet_splice_f_nonblock(void);
 int cnet_bind_all_threads(const int *cpus, int count);
 /* The CPUs the calling thread may run on, at most `capacity`: their count, or -1. */
 int cnet_allowed_cpus(int *cpus, int capacity);
+/* epoll with a 64-bit token per descriptor (struct epoll_event is packed on
+ * x86-64 and its union does not import well). */
+int cnet_epoll_create(void);
+/* EPOLLIN | EPOLLONESHOT: added when `add`, else re-armed. */
+int cnet_epoll_arm_once(int epfd, int fd, unsigned long long token, int add);
+int cnet_epoll_forget(int epfd, int fd);
+/* Waits for one event: 1 with its token, 0 on timeout, or -1. */
+int cnet_epoll_wait_one(int epfd, unsigned long long *token, int timeout_ms);
+/* A non-blocking, close-on-exec eventfd in semaphore mode. */
+int cnet_eventfd_semaphore(void);
 #endif

@@ -54,7 +54,12 @@ public final class Runtime: Sendable {
             throw .engine("relay start", error)
         }
         services = SessionServices(log: log, relay: relay)
-        pool = SessionPool(threads: plan.sessionThreads, queueCapacity: plan.sessionQueue) { SessionWorker() }
+        do {
+            pool = try SessionPool(threads: plan.sessionThreads, queueCapacity: plan.sessionQueue) { SessionWorker() }
+        } catch {
+            relay.stop()
+            throw .engine("session pool start", error)
+        }
 
         let opened = try Self.open(plan.listeners, log: log)
         let services = self.services
@@ -62,13 +67,20 @@ public final class Runtime: Sendable {
         let table = self.table
         let loop: AcceptLoop
         do throws(Errno) {
-            loop = try AcceptLoop(log: log) { socket, id in
+            loop = try AcceptLoop(log: log, direct: pool.directAcceptors) { socket, id in
                 Runtime.dispatch(socket, listenerID: id, table: table, pool: pool, services: services)
             }
         } catch {
             for (listener, _) in opened { listener.close() }
+            pool.stop()
+            relay.stop()
             throw .engine("accept loop start", error)
         }
+        pool.acceptDirectly({ id in
+            loop.takeDirect(listenerID: id).flatMap {
+                Runtime.session(for: $0, listenerID: id, table: table, services: services)?.job
+            }
+        }, idleChanged: { loop.idleWorkersChanged() })
         for (listener, listenerPlan) in opened {
             let id = nextListenerID.add(1, ordering: .relaxed).oldValue
             table.entries.withLock { $0[id] = OpenListener(listener: listener, plan: listenerPlan) }
@@ -107,33 +119,49 @@ public final class Runtime: Sendable {
         return opened
     }
 
-    /// The accept loop's hand-over: a pool thread runs the session; when
-    /// threads and queue are full the client hears "busy" and is closed.
-    private static func dispatch(_ socket: Socket, listenerID: Int, table: ListenerTable,
-                                 pool: SessionPool<SessionWorker>, services: SessionServices) {
+    /// A connection accepted from listener `listenerID`, numbered and counted live.
+    private struct NewSession {
+        let job: SessionPool<SessionWorker>.Job
+        let settings: ProxySettings
+        let connection: UInt64
+        let serverAddress: String
+    }
+
+    /// The session of a connection accepted from listener `listenerID`, to run
+    /// on a pool thread; nil (and the connection closed) when the listener is gone.
+    private static func session(for socket: Socket, listenerID: Int, table: ListenerTable,
+                                services: SessionServices) -> NewSession? {
         guard let entry = table.entries.withLock({ $0[listenerID] }) else {
             socket.close()
-            return
+            return nil
         }
         let settings = entry.plan.settings
         let sessionServices = entry.plan.log.map { services.with(log: $0) } ?? services
         let serverAddress = entry.listener.address.description
         let connection = services.nextConnectionNumber()
         services.sessionStarted()
-        let accepted = pool.submit { worker in
+        return NewSession(job: { worker in
             guard let peer = acceptPeer(socket, settings: settings, services: sessionServices, connection: connection,
                                         serverAddress: serverAddress) else { return }
             runSession(client: socket, settings: settings, services: sessionServices, worker: worker,
                        connection: connection, serverAddress: serverAddress, peer: peer)
-        }
-        if !accepted {
+        }, settings: settings, connection: connection, serverAddress: serverAddress)
+    }
+
+    /// The accept loop's hand-over, while no pool thread is idle to accept for
+    /// itself: the session is queued; when threads and queue are full the
+    /// client hears "busy" and is closed.
+    private static func dispatch(_ socket: Socket, listenerID: Int, table: ListenerTable,
+                                 pool: SessionPool<SessionWorker>, services: SessionServices) {
+        guard let session = session(for: socket, listenerID: listenerID, table: table, services: services) else { return }
+        if !pool.submit(session.job) {
             services.log.log(.warn, "session pool is full, client refused",
-                             context: LogContext(connection: connection, client: socket.peerAddress?.hostText,
-                                                 server: serverAddress))
+                             context: LogContext(connection: session.connection, client: socket.peerAddress?.hostText,
+                                                 server: session.serverAddress))
             // Best effort: the socket is non-blocking and the reply is tiny. A
             // `listen ... ssl` client expects a handshake, not plaintext: it is just closed.
-            if settings.clientTLS?.implicit != true {
-                _ = settings.mailProtocol.serverBusyReply.withUnsafeBytes { try? socket.write($0) }
+            if session.settings.clientTLS?.implicit != true {
+                _ = session.settings.mailProtocol.serverBusyReply.withUnsafeBytes { try? socket.write($0) }
             }
             socket.close()
             services.sessionEnded()

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// A fixed number of session threads and a bounded queue in front of them.
@@ -12,12 +11,18 @@ import Synchronization
 /// auth_http handle for keep-alive, a per-thread SQLite connection). The state
 /// never leaves its thread, so it need not be Sendable.
 ///
-/// Idle workers wait last-in, first-out, each on a semaphore of its own: a new
-/// job wakes the worker that went idle last, whose stack, auth connection and
-/// SQLite pages are still in the CPU's caches. A shared semaphore woke them in
-/// turn, so at low concurrency every login ran on a cold thread.
+/// Idle workers sleep in one `IdleWait`, which wakes them last-in, first-out:
+/// a new job goes to the worker that went idle last, whose stack, auth
+/// connection and SQLite pages are still in the CPU's caches. A shared
+/// semaphore woke them in turn, so at low concurrency every login ran on a cold
+/// thread. With `acceptDirectly`, the listeners sleep there too: an idle worker
+/// takes a new connection itself, and the accept loop (which queues or refuses)
+/// is needed only while no worker is idle.
 public final class SessionPool<WorkerState>: Sendable {
     public typealias Job = @Sendable (inout WorkerState) -> Void
+    /// Accepts one connection from the listener with this id and makes its job;
+    /// nil when there was none (another worker or the accept loop took it).
+    public typealias DirectAccept = @Sendable (_ listenerID: Int) -> Job?
 
     private enum Work: Sendable {
         case run(Job)
@@ -31,8 +36,12 @@ public final class SessionPool<WorkerState>: Sendable {
         var busy = 0
         var accepting = true
         var threads: [ThreadHandle] = []
-        /// Workers waiting for a job, the one that went idle last at the end.
-        var idle: [Int] = []
+        /// Workers asleep in `idle`.
+        var waiting = 0
+        var directAccept: DirectAccept?
+        /// Called when the last idle worker wakes, and when one is idle again:
+        /// the accept loop steps in and out.
+        var idleChanged: (@Sendable () -> Void)?
 
         mutating func pop() -> Work {
             let work = queue[head]
@@ -49,21 +58,21 @@ public final class SessionPool<WorkerState>: Sendable {
     public let threadCount: Int
     public let queueCapacity: Int
     private let state = Mutex(State())
-    /// One per worker: signalled when that worker is taken off the idle stack.
-    private let wakeups: [DispatchSemaphore]
+    /// Where idle workers sleep; the accept loop registers its listeners here.
+    let idle: IdleWait
 
     /// Starts `threads` workers; each calls `makeState` once before its first job.
     public init(threads: Int, queueCapacity: Int, stackSize: Int = 512 * 1024, name: String = "postern-session",
-                makeState: @escaping @Sendable () -> WorkerState) {
+                makeState: @escaping @Sendable () -> WorkerState) throws(Errno) {
         precondition(threads > 0 && queueCapacity >= 0)
         self.threadCount = threads
         self.queueCapacity = queueCapacity
-        wakeups = (0..<threads).map { _ in DispatchSemaphore(value: 0) }
+        idle = try IdleWait()
         var handles: [ThreadHandle] = []
-        for index in 0..<threads {
+        for _ in 0..<threads {
             handles.append(startThread(name: name, stackSize: stackSize) { [self] in
                 var workerState = makeState()
-                work(index, &workerState)
+                work(&workerState)
             })
         }
         state.withLock { $0.threads = handles }
@@ -71,14 +80,29 @@ public final class SessionPool<WorkerState>: Sendable {
 
     /// Queues a job; false when threads and queue are all taken or the pool is stopping.
     public func submit(_ job: @escaping Job) -> Bool {
-        let (accepted, wake) = state.withLock { s -> (Bool, Int?) in
-            guard s.accepting, s.busy + s.queued < threadCount + queueCapacity else { return (false, nil) }
+        let (accepted, wake) = state.withLock { s -> (Bool, Bool) in
+            guard s.accepting, s.busy + s.queued < threadCount + queueCapacity else { return (false, false) }
             s.queue.append(.run(job))
             s.queued += 1
-            return (true, s.idle.popLast())
+            return (true, s.waiting > 0)
         }
-        if let wake { wakeups[wake].signal() }
+        if wake { idle.signalJobs() }
         return accepted
+    }
+
+    /// What an accept loop needs to let this pool's idle workers accept.
+    public var directAcceptors: AcceptLoop.DirectAcceptors {
+        AcceptLoop.DirectAcceptors(idle: idle, waiting: { [weak self] in self?.idleWorkers ?? 0 })
+    }
+
+    /// From now on idle workers also wait for connections on the listeners
+    /// registered in `idle` and run them through `accept`; `idleChanged` runs
+    /// each time the last idle worker wakes up and each time one is idle again.
+    public func acceptDirectly(_ accept: @escaping DirectAccept, idleChanged: @escaping @Sendable () -> Void) {
+        state.withLock {
+            $0.directAccept = accept
+            $0.idleChanged = idleChanged
+        }
     }
 
     /// Jobs running now.
@@ -86,8 +110,8 @@ public final class SessionPool<WorkerState>: Sendable {
     /// Jobs waiting for a thread.
     public var queued: Int { state.withLock { $0.queued } }
     public var counts: (busy: Int, queued: Int) { state.withLock { ($0.busy, $0.queued) } }
-    /// Workers waiting for a job.
-    var idleWorkers: Int { state.withLock { $0.idle.count } }
+    /// Workers waiting for a job or a connection.
+    public var idleWorkers: Int { state.withLock { $0.waiting } }
 
     /// Refuses new jobs from now on (QUIT: listeners are closed, sessions finish).
     public func stopAccepting() { state.withLock { $0.accepting = false } }
@@ -109,7 +133,7 @@ public final class SessionPool<WorkerState>: Sendable {
     /// Returns how many queued jobs were discarded.
     @discardableResult
     public func stop(discardQueued: Bool = false) -> Int {
-        let (threads, dropped, idle): ([ThreadHandle], [Work], [Int]) = state.withLock { s in
+        let (threads, dropped): ([ThreadHandle], [Work]) = state.withLock { s in
             s.accepting = false
             var dropped: [Work] = []
             if discardQueued {
@@ -121,28 +145,30 @@ public final class SessionPool<WorkerState>: Sendable {
             for _ in 0..<s.threads.count { s.queue.append(.exit) }
             let t = s.threads
             s.threads = []
-            defer { s.idle = [] }
-            return (t, dropped, s.idle)
+            s.directAccept = nil
+            s.idleChanged = nil
+            return (t, dropped)
         }
         // Idle workers are woken to take their exit; busy ones find it when
         // their job ends. Each worker takes exactly one exit.
         let discardedCount = dropped.count
-        for index in idle { wakeups[index].signal() }
+        idle.signalJobs(threads.count)
         for t in threads { t.join() }
         return discardedCount
     }
 
-    private func work(_ index: Int, _ workerState: inout WorkerState) {
+    private func work(_ workerState: inout WorkerState) {
         while true {
-            let work = state.withLock { s -> Work? in
+            let (work, firstIdle) = state.withLock { s -> (Work?, (@Sendable () -> Void)?) in
                 guard s.head < s.queue.count else {
-                    s.idle.append(index)
-                    return nil
+                    s.waiting += 1
+                    return (nil, s.waiting == 1 ? s.idleChanged : nil)
                 }
                 let w = s.pop()
                 if case .run = w { s.queued -= 1; s.busy += 1 }
-                return w
+                return (w, nil)
             }
+            firstIdle?()
             switch work {
             case .run(let job)?:
                 job(&workerState)
@@ -150,8 +176,23 @@ public final class SessionPool<WorkerState>: Sendable {
             case .exit?:
                 return
             case nil:
-                // Whoever takes this worker off the idle stack signals it once.
-                wakeups[index].wait()
+                // A job unit was counted for us, or a listener reported; either
+                // way the queue is looked at again on the next turn.
+                let event = idle.wait()
+                let (accept, lastAwake) = state.withLock { s -> (DirectAccept?, (@Sendable () -> Void)?) in
+                    s.waiting -= 1
+                    var accept: DirectAccept?
+                    if case .listener? = event, let direct = s.directAccept {
+                        // Busy before the accept, so the accept loop never counts this worker as free.
+                        s.busy += 1
+                        accept = direct
+                    }
+                    return (accept, s.waiting == 0 ? s.idleChanged : nil)
+                }
+                lastAwake?()
+                guard case .listener(let id)? = event, let accept else { continue }
+                if let job = accept(id) { job(&workerState) }
+                state.withLock { $0.busy -= 1 }
             }
         }
     }

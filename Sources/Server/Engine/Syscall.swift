@@ -202,6 +202,32 @@ func sysPipe() throws(Errno) -> (read: Int32, write: Int32) {
     return (fds[0], fds[1])
 }
 
+/// epoll_create1(2) with EPOLL_CLOEXEC.
+func sysEpollCreate() throws(Errno) -> Int32 {
+    try retryingEINTR { cnet_epoll_create() }
+}
+
+/// Adds (`add`) or re-arms `fd` for one readable report with `token`.
+func sysEpollArmOnce(_ epfd: Int32, _ fd: Int32, token: UInt64, add: Bool) throws(Errno) {
+    _ = try retryingEINTR { cnet_epoll_arm_once(epfd, fd, token, add ? 1 : 0) }
+}
+
+func sysEpollForget(_ epfd: Int32, _ fd: Int32) throws(Errno) {
+    _ = try retryingEINTR { cnet_epoll_forget(epfd, fd) }
+}
+
+/// epoll_wait(2) for one event: its token, or nil when `timeoutMillis` passed.
+func sysEpollWaitOne(_ epfd: Int32, timeoutMillis: Int32) throws(Errno) -> UInt64? {
+    var token: UInt64 = 0
+    let n = try retryingEINTR { cnet_epoll_wait_one(epfd, &token, timeoutMillis) }
+    return n == 1 ? token : nil
+}
+
+/// eventfd(2), non-blocking and close-on-exec, in semaphore mode: each read takes one.
+func sysEventFDSemaphore() throws(Errno) -> Int32 {
+    try retryingEINTR { cnet_eventfd_semaphore() }
+}
+
 /// splice(2) between a socket and a pipe, non-blocking.
 func sysSplice(from source: Int32, to destination: Int32, length: Int) throws(Errno) -> Int {
     while true {
