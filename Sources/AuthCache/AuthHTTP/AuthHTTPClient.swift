@@ -169,17 +169,21 @@ public final class AuthHTTPClient {
         var close = false
         var keepAlive = false
         for field in head.headers {
-            if asciiEqualsIgnoringCase(field.name, "content-length") {
+            // Names of up to 15 bytes stay small strings: lowercased() and the switch do not allocate.
+            switch field.name.lowercased() {
+            case "content-length":
                 guard let n = parseDecimal(field.value) else { return false }
                 contentLength = n
-            } else if asciiEqualsIgnoringCase(field.name, "transfer-encoding") {
+            case "transfer-encoding":
                 chunked = true
-            } else if asciiEqualsIgnoringCase(field.name, "connection") {
+            case "connection":
                 if containsIgnoringCase(field.value, "close") { close = true }
                 if containsIgnoringCase(field.value, "keep-alive") { keepAlive = true }
+            default:
+                continue
             }
         }
-        let http11 = raw.starts(with: Array("HTTP/1.1".utf8))
+        let http11 = raw.starts(with: "HTTP/1.1".utf8)
         if close || (!http11 && !keepAlive) || chunked { return false }
         let bodyless = head.status == 204 || head.status == 304
         let length = bodyless ? 0 : contentLength
@@ -195,17 +199,6 @@ public final class AuthHTTPClient {
         }
         return true
     }
-}
-
-/// ASCII case-insensitive name comparison (header names are ASCII; String's
-/// lowercased() and contains() cost more than the rest of the exchange).
-private func asciiEqualsIgnoringCase(_ name: String, _ lowercase: StaticString) -> Bool {
-    var utf8 = name.utf8.makeIterator()
-    let pattern = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-    for expected in pattern {
-        guard let b = utf8.next(), b | 0x20 == expected || b == expected else { return false }
-    }
-    return utf8.next() == nil
 }
 
 /// Whether `value` contains the lower-case ASCII `token`, ignoring case.

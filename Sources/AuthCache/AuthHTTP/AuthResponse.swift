@@ -81,11 +81,12 @@ public func parseAuthResponse(status: Int, headers: [AuthHTTPHeaderField]) -> Au
     var cacheTTL: Int?
 
     for header in headers {
+        // Header names are short: lowercased() and the switch stay small strings, no allocation.
         switch header.name.lowercased() {
         case "auth-status":
-            if header.value == Array("OK".utf8) {
+            if header.value.elementsEqual("OK".utf8) {
                 sawOK = true
-            } else if header.value == Array("WAIT".utf8) {
+            } else if header.value.elementsEqual("WAIT".utf8) {
                 sawWait = true
             } else {
                 errorText = header.value

@@ -62,12 +62,13 @@ public func parseAuthResponseHead(_ bytes: [UInt8]) -> Result<AuthResponseHead, 
     }
     var index = 0
     var status = 0
-    if bytes.starts(with: Array("HTTP/".utf8)) {
+    if bytes.starts(with: "HTTP/".utf8) {
         guard let end = lineEnd(bytes, from: index) else { return .failure(.incomplete) }
         status = statusCode(Array(bytes[index..<end.contentEnd]))
         index = end.next
     }
     var headers: [AuthHTTPHeaderField] = []
+    headers.reserveCapacity(16)
     while true {
         guard index < bytes.count else { return .failure(.incomplete) }
         switch parseHeaderLine(bytes, from: index) {

@@ -207,7 +207,10 @@ final class RelayPair: @unchecked Sendable {
         }
         if d.sourceEnded && d.pending == 0 && !d.shutdownSent {
             d.shutdownSent = true
-            if options.propagateHalfClose { destination.shutdownWrite() }
+            // When the other way has already ended, the pair closes right after and
+            // close(2) sends the FIN; a TLS side still gets its close_notify here.
+            let otherWayFinished = (fromSide == .client ? toClient : toBackend).finished
+            if options.propagateHalfClose && !(otherWayFinished && splicing != nil) { destination.shutdownWrite() }
         }
     }
 

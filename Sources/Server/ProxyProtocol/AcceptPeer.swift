@@ -4,10 +4,11 @@
 /// Returns nil when the connection was closed (and counted as ended).
 func acceptPeer(_ socket: Socket, settings: ProxySettings, services: SessionServices, connection: UInt64,
                 serverAddress: String) -> ClientPeer? {
-    guard settings.acceptProxyProtocol else { return .direct(socket) }
+    let withLocalAddress = settings.backendProxyProtocol != .off
+    guard settings.acceptProxyProtocol else { return .direct(socket, withLocalAddress: withLocalAddress) }
     switch ProxyProtocolReader.read(from: socket, deadline: .after(millis: settings.timeoutMillis)) {
     case .success(let header):
-        return .afterProxyHeader(header, socket: socket, trust: settings.realIPTrust)
+        return .afterProxyHeader(header, socket: socket, trust: settings.realIPTrust, withLocalAddress: withLocalAddress)
     case .failure(let error):
         let context = LogContext(connection: connection, client: socket.peerAddress?.hostText, server: serverAddress,
                                  action: "reading PROXY protocol")

@@ -8,7 +8,8 @@ public struct ClientPeer: Sendable, Equatable {
     public var address: SocketAddress?
     /// The TCP peer of the accepted socket (the proxy, with PROXY protocol).
     public var connectionAddress: SocketAddress?
-    /// The local address the connection came in on.
+    /// The local address the connection came in on; looked up only when a
+    /// PROXY protocol header to the backend needs it.
     public var localAddress: SocketAddress?
     /// The header received, when it carried addresses.
     public var proxyHeader: ProxyProtocolHeader?
@@ -21,15 +22,18 @@ public struct ClientPeer: Sendable, Equatable {
         self.proxyHeader = proxyHeader
     }
 
-    /// A plain connection: the socket's own peer.
-    public static func direct(_ socket: Socket) -> ClientPeer {
-        ClientPeer(address: socket.peerAddress, connectionAddress: socket.peerAddress, localAddress: socket.localAddress)
+    /// A plain connection: the socket's own peer. `withLocalAddress` costs a
+    /// getsockname(2), which only `backendHeader` needs.
+    public static func direct(_ socket: Socket, withLocalAddress: Bool = true) -> ClientPeer {
+        ClientPeer(address: socket.peerAddress, connectionAddress: socket.peerAddress,
+                   localAddress: withLocalAddress ? socket.localAddress : nil)
     }
 
     /// nginx's realip rule: the header's source replaces the peer only if
     /// the peer is trusted; the header is reported to the auth service anyway.
-    public static func afterProxyHeader(_ header: ProxyProtocolHeader, socket: Socket, trust: RealIPTrust) -> ClientPeer {
-        var peer = direct(socket)
+    public static func afterProxyHeader(_ header: ProxyProtocolHeader, socket: Socket, trust: RealIPTrust,
+                                        withLocalAddress: Bool = true) -> ClientPeer {
+        var peer = direct(socket, withLocalAddress: withLocalAddress)
         guard header.source != nil else { return peer }
         peer.proxyHeader = header
         if let source = header.source, let connection = peer.connectionAddress, trust.trusts(connection) {

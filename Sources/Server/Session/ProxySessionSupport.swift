@@ -63,7 +63,7 @@ struct ProxySessionCore {
     var log: SessionLog
     let clientAddress: SocketAddress?
     /// The client after any PROXY protocol header and `set_real_ip_from`.
-    let peer: ClientPeer
+    var peer: ClientPeer
     /// nil with `auth_cache off`: then nothing below touches SQLite.
     var cacheGate: AuthCacheGate?
     /// What the auth service accepted, kept for the cache.
@@ -327,6 +327,8 @@ struct ProxySessionCore {
         }
         // The client's was set when the session started.
         backend.setNoDelay()
+        // Looked up at accept only when the listener's server block wanted it; SNI may have picked another.
+        if settings.backendProxyProtocol != .off && peer.localAddress == nil { peer.localAddress = client.socket.localAddress }
         if let header = peer.backendHeader(version: settings.backendProxyProtocol) {
             log.set(action: "sending PROXY protocol header to upstream")
             do {
