@@ -70,24 +70,36 @@ public final class Socket: Sendable {
     /// the `timeout` directive bounds the backend connect). Throws `.timedOut`
     /// or the connect error (e.g. `.connectionRefused`).
     public static func connect(to address: SocketAddress, timeoutMillis: Int) throws(Errno) -> Socket {
+        let (socket, inProgress) = try startConnect(to: address)
+        if inProgress { try socket.finishConnect(deadline: .after(millis: timeoutMillis)) }
+        return socket
+    }
+
+    /// A non-blocking connect(2) that does not wait: the socket, and whether the
+    /// connection is still being set up. A caller that reads first can skip
+    /// `finishConnect`: poll reports the failed connect, and the read its error.
+    public static func startConnect(to address: SocketAddress) throws(Errno) -> (Socket, inProgress: Bool) {
         let socket = try make(family: address.family)
         do throws(Errno) {
             try address.withSockAddr { (sa, len) throws(Errno) in try sysConnect(socket.fd, sa, len) }
-            return socket
+            return (socket, false)
         } catch let e where e == .inProgress || e == .wouldBlock {
             // EAGAIN: a unix socket whose backlog is full; poll works the same way.
+            return (socket, true)
         } catch {
             socket.close()
             throw error
         }
-        let deadline = Deadline.after(millis: timeoutMillis)
+    }
+
+    /// Waits for a `startConnect` in progress to finish; on failure the socket is closed.
+    public func finishConnect(deadline: Deadline) throws(Errno) {
         do throws(Errno) {
-            guard try socket.waitFor(events: Int16(POLLOUT), deadline: deadline) else { throw Errno.timedOut }
-            let soError = try sysGetSockOptInt(socket.fd, SOL_SOCKET, SO_ERROR)
+            guard try waitFor(events: Int16(POLLOUT), deadline: deadline) else { throw Errno.timedOut }
+            let soError = try sysGetSockOptInt(fd, SOL_SOCKET, SO_ERROR)
             if soError != 0 { throw Errno(soError) }
-            return socket
         } catch {
-            socket.close()
+            close()
             throw error
         }
     }
