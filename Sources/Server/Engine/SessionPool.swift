@@ -189,9 +189,14 @@ public final class SessionPool<WorkerState>: Sendable {
                     }
                     return (accept, s.waiting == 0 ? s.idleChanged : nil)
                 }
+                guard case .listener(let id)? = event, let accept else {
+                    lastAwake?()
+                    continue
+                }
+                let job = accept(id)
+                // Only now: told earlier, the accept loop would race this worker for its connection.
                 lastAwake?()
-                guard case .listener(let id)? = event, let accept else { continue }
-                if let job = accept(id) { job(&workerState) }
+                if let job { job(&workerState) }
                 state.withLock { $0.busy -= 1 }
             }
         }
