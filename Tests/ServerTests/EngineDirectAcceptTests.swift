@@ -55,6 +55,14 @@ import Testing
             loop.stop()
             pool.stop()
         }
+
+        /// A loopback listener added to the loop, once every worker is idle and the loop has stepped back.
+        func listen(id: Int) throws -> Listener {
+            let l = try Listener.open(address: .ip("127.0.0.1", port: 0)!)
+            loop.add(l, id: id)
+            try waitUntil { pool.idleWorkers == pool.threadCount && !loop.pollsListeners }
+            return l
+        }
     }
 
     private func read(_ socket: Socket) throws -> String {
@@ -67,10 +75,8 @@ import Testing
     @Test func idleWorkerAcceptsItself() throws {
         let rig = try Rig(threads: 2, queue: 4)
         defer { rig.stop() }
-        let l = try Listener.open(address: .ip("127.0.0.1", port: 0)!)
+        let l = try rig.listen(id: 3)
         defer { l.close() }
-        rig.loop.add(l, id: 3)
-        try waitUntil { rig.pool.idleWorkers == 2 && !rig.loop.pollsListeners }
         for _ in 0..<5 {
             let c = try Socket.connect(to: l.address, timeoutMillis: 1000)
             #expect(try read(c) == "hi")
@@ -91,10 +97,8 @@ import Testing
         let gate = DispatchSemaphore(value: 0)
         let rig = try Rig(threads: 1, queue: 1, gate: gate)
         defer { rig.stop() }
-        let l = try Listener.open(address: .ip("127.0.0.1", port: 0)!)
+        let l = try rig.listen(id: 1)
         defer { l.close() }
-        rig.loop.add(l, id: 1)
-        try waitUntil { rig.pool.idleWorkers == 1 && !rig.loop.pollsListeners }
         let a = try Socket.connect(to: l.address, timeoutMillis: 1000)
         try waitUntil { rig.pool.busy == 1 && rig.pool.idleWorkers == 0 && rig.loop.pollsListeners }
         let b = try Socket.connect(to: l.address, timeoutMillis: 1000)
@@ -119,10 +123,8 @@ import Testing
     @Test func removedListenerIsLeftAlone() throws {
         let rig = try Rig(threads: 2, queue: 2)
         defer { rig.stop() }
-        let l = try Listener.open(address: .ip("127.0.0.1", port: 0)!)
+        let l = try rig.listen(id: 5)
         defer { l.close() }
-        rig.loop.add(l, id: 5)
-        try waitUntil { rig.pool.idleWorkers == 2 }
         let first = try Socket.connect(to: l.address, timeoutMillis: 1000)
         #expect(try read(first) == "hi")
         #expect(rig.loop.remove(id: 5) === l)
