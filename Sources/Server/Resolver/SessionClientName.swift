@@ -7,7 +7,7 @@ extension ProxySettings {
     /// bounded by `resolver_timeout`.
     public func clientName(for peer: ClientPeer) -> ClientName {
         guard let address = peer.address else { return .temporarilyUnavailable }
-        guard let resolver else {
+        guard let resolver = self.resolver else {
             if case .unix = address { return .temporarilyUnavailable }
             return .unavailable
         }

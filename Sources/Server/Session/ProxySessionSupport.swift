@@ -328,9 +328,7 @@ struct ProxySessionCore {
             backend = SessionConnection(socket)
             connecting = inProgress && !writesFirst
         } catch {
-            log.error("connect() failed", error: error)
-            _ = send(settings.mailProtocol.internalServerErrorReply)
-            close(reason: "upstream connect failed", level: .info)
+            connectFailed(error, backend: nil)
             return nil
         }
         // The client's was set when the session started.
@@ -359,10 +357,7 @@ struct ProxySessionCore {
                 result = try backend.readSome(max: 16 * 1024, deadline: .after(millis: settings.timeoutMillis))
             } catch {
                 if connecting, let errno = error.errno {
-                    log.error("connect() failed", error: errno)
-                    backend.close()
-                    _ = send(settings.mailProtocol.internalServerErrorReply)
-                    close(reason: "upstream connect failed", level: .info)
+                    connectFailed(errno, backend: backend)
                 } else {
                     upstreamFailed(backend, "upstream read failed", ioError: error)
                 }
@@ -468,6 +463,14 @@ struct ProxySessionCore {
             _ = send(settings.mailProtocol.internalServerErrorReply)
         }
         close(reason: "upstream login failed", level: .info)
+    }
+
+    /// The backend connect failed, at once or (connect not waited for) at the greeting's read.
+    private mutating func connectFailed(_ error: Errno, backend: SessionConnection?) {
+        log.error("connect() failed", error: error)
+        backend?.close()
+        _ = send(settings.mailProtocol.internalServerErrorReply)
+        close(reason: "upstream connect failed", level: .info)
     }
 
     private mutating func upstreamFailed(_ backend: SessionConnection, _ what: String, ioError: SessionIOError) {
